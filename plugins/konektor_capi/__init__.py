@@ -1,0 +1,1 @@
+"""Core of konektor-capi-sync: plain Python and pandas, no Airflow imports."""
