@@ -1,0 +1,68 @@
+"""Hourly sync of Konektor lead status changes to Meta's Conversions API.
+
+Wiring only: every stage is a function of the `konektor_capi` core. No database or network at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="meta_capi_sync",
+    description="Send Konektor lead status changes to Meta's Conversions API",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["konektor", "meta-capi", "crm"],
+    params={
+        "start": Param(None, type=["null", "string"], format="date-time",
+                       description="Backfill: first changed_at (exclusive). Empty = hourly run."),
+        "end": Param(None, type=["null", "string"], format="date-time",
+                     description="Backfill: last changed_at (inclusive)."),
+        "pixel_ids": Param([], type="array", items={"type": "string"},
+                           description="Only these pixels (empty = all enabled pixels)."),
+        "dry_run": Param(False, type="boolean", description="Send nothing, record nothing; report."),
+        "test_event_code": Param(None, type=["null", "string"],
+                                 description="Route events to Events Manager's Test Events tab."),
+    },  # fmt: skip
+)
+def meta_capi_sync():
+    @task(multiple_outputs=True)
+    def plan() -> dict:
+        from konektor_capi_airflow.tasks import plan_run
+
+        return plan_run(get_current_context())
+
+    @task(map_index_template="{{ group_label }}", max_active_tis_per_dagrun=4)
+    def sync(group: dict, run: dict) -> dict:
+        from konektor_capi_airflow.tasks import sync_group_task
+
+        context = get_current_context()
+        context["group_label"] = group["label"]
+        return sync_group_task(run, group)
+
+    @task(trigger_rule="all_done")
+    def finish(run: dict) -> dict:
+        from konektor_capi_airflow.tasks import finish_run_task
+
+        return finish_run_task(run)
+
+    planned = plan()
+    synced = sync.partial(run=planned["run"]).expand(group=planned["groups"])
+    synced >> finish(planned["run"])
+
+
+meta_capi_sync()

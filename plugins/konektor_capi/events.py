@@ -1,0 +1,104 @@
+"""Turns extracted status changes into Meta events: name, action source, ids, custom data.
+
+Works on whole DataFrames; the per-event JSON is only built batch by batch at send time
+(`payloads.py`), so memory stays flat however large the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from konektor_capi.mapping import EventMapping
+
+USER_DATA_HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
+USER_DATA_PLAIN = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead_id")
+# What Meta can match a CRM or website event on; external_id alone is Konektor's own id, which Meta
+# only matches if a browser pixel sent the same one, and location/gender alone are "weak identity".
+MATCHABLE = ("em", "ph", "fbc", "fbp", "lead_id")
+
+
+def _present(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return text.notna() & (text != "")
+
+
+def _text_or_none(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return text.where(text.notna() & (text != ""), None).astype("object")
+
+
+def derive_event_id(status_change_id: pd.Series, change_event_id: pd.Series) -> pd.Series:
+    """The browser pixel's id when the app stored one (so Meta deduplicates the two copies), else an id
+    derived from the change alone: identical on every rerun and backfill."""
+    own = _text_or_none(change_event_id)
+    derived = "konektor-lsc-" + status_change_id.astype("int64").astype("string")
+    return own.where(own.notna(), derived.astype("object"))
+
+
+def build_events(
+    changes: pd.DataFrame, user_data: pd.DataFrame, waba_id: pd.Series, mapping: EventMapping
+) -> pd.DataFrame:
+    """One row per (status change, pixel) with everything validation and the payload need.
+
+    `changes` is the extract frame, `user_data` the normalised and hashed identifiers (same index),
+    `waba_id` the resolved WABA per row.
+    """
+    to_status = changes["to_status"].astype("string").str.strip().str.lower()
+    has_clid = _present(changes["ctwa_clid"])
+    is_messaging = has_clid & to_status.isin(list(mapping.messaging)).fillna(False)
+    url = _text_or_none(changes["landing_page_url"])
+    is_http = url.astype("string").str.match(r"(?i)^https?://").fillna(False).astype(bool)
+    is_website = ~is_messaging & is_http & user_data["client_user_agent"].notna()
+
+    action_source = np.select(
+        [is_messaging.to_numpy(), is_website.to_numpy()],
+        ["business_messaging", "website"],
+        default="system_generated",
+    )
+    crm_name = to_status.map(mapping.crm)
+    messaging_name = to_status.map(mapping.messaging)
+    event_name = messaging_name.where(is_messaging, crm_name)
+
+    value = pd.to_numeric(changes["deal_value"], errors="coerce").astype("float64")
+    currency = _text_or_none(changes["deal_currency"])
+    currency = currency.where(currency.notna(), _text_or_none(changes["default_currency"]))
+    currency = currency.astype("string").str.upper().astype("object").where(currency.notna(), None)
+    is_purchase = (event_name == "Purchase").fillna(False).astype(bool)
+
+    matchable = sum(user_data[c].notna().astype("int64") for c in MATCHABLE)
+    # An IP address counts only with its user agent: Meta rejects either one alone as weak identity.
+    matchable = matchable + (user_data["client_ip_address"].notna() & user_data["client_user_agent"].notna())
+    clid = _text_or_none(changes["ctwa_clid"])
+    n_identifiers = np.where(is_messaging, clid.notna().astype("int64"), matchable.astype("int64"))
+
+    changed_at = pd.to_datetime(changes["changed_at"], utc=True)
+    events = pd.DataFrame(
+        {
+            "status_change_id": changes["status_change_id"].astype("int64"),
+            "pixel_id": changes["pixel_id"].astype("string").astype("object"),
+            "lead_id": changes["lead_id"].astype("int64"),
+            "workspace_id": changes["workspace_id"].astype("int64"),
+            "to_status": to_status.astype("object"),
+            "event_name": event_name.astype("object").where(event_name.notna(), None),
+            "event_id": derive_event_id(changes["status_change_id"], changes["change_event_id"]),
+            "event_time": (changed_at.astype("int64") // 10**9).astype("int64"),
+            "changed_at": changed_at,
+            "action_source": action_source,
+            "event_source_url": url.where(is_website, None),
+            "value": value.where(is_purchase),
+            "currency": currency.where(is_purchase, None),
+            "ctwa_clid": clid.where(is_messaging, None),
+            "waba_id": waba_id.where(is_messaging, None).astype("object"),
+            "lead_event_source": _text_or_none(changes["lead_source_name"]).where(
+                action_source == "system_generated", None
+            ),
+            "n_identifiers": n_identifiers,
+        },
+        index=changes.index,
+    )
+    # Business-messaging events carry only the click id and WABA (contract doc); the rest carry the
+    # hashed identifiers.
+    for column in USER_DATA_HASHED + USER_DATA_PLAIN:
+        events[column] = user_data[column].where(~is_messaging, None)
+    return events

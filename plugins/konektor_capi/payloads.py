@@ -1,0 +1,75 @@
+"""The JSON Meta receives, built one batch at a time from the events frame."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pandas as pd
+
+from konektor_capi.events import USER_DATA_HASHED, USER_DATA_PLAIN
+
+_USER_FIELDS = USER_DATA_HASHED + USER_DATA_PLAIN
+
+
+def _column(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].tolist()
+
+
+def event_dicts(batch: pd.DataFrame) -> list[dict]:
+    """Meta's event objects for these rows; missing values are left out, not sent as null."""
+    names = _column(batch, "event_name")
+    times = _column(batch, "event_time")
+    ids = _column(batch, "event_id")
+    sources = _column(batch, "action_source")
+    urls = _column(batch, "event_source_url")
+    values = _column(batch, "value")
+    currencies = _column(batch, "currency")
+    clids = _column(batch, "ctwa_clid")
+    wabas = _column(batch, "waba_id")
+    crm_names = _column(batch, "lead_event_source")
+    user_columns = [(f, _column(batch, f)) for f in _USER_FIELDS]
+
+    out = []
+    for i in range(len(names)):
+        source = sources[i]
+        if source == "business_messaging":
+            user = {"whatsapp_business_account_id": wabas[i], "ctwa_clid": clids[i]}
+        else:
+            user = {}
+            for field, column in user_columns:
+                v = column[i]
+                if v is not None:
+                    user[field] = v
+        event = {
+            "event_name": names[i],
+            "event_time": int(times[i]),
+            "event_id": ids[i],
+            "action_source": source,
+            "user_data": user,
+        }
+        if source == "business_messaging":
+            event["messaging_channel"] = "whatsapp"
+        elif source == "website":
+            event["event_source_url"] = urls[i]
+        custom = {}
+        value = values[i]
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            custom["value"] = float(value)
+            custom["currency"] = currencies[i]
+        if source == "system_generated":
+            custom["event_source"] = "crm"
+            if crm_names[i] is not None:
+                custom["lead_event_source"] = crm_names[i]
+        if custom:
+            event["custom_data"] = custom
+        out.append(event)
+    return out
+
+
+def request_body(events: list[dict], access_token: str, test_event_code: str | None) -> bytes:
+    """The POST body. The token travels here, never in the URL, so it stays out of proxy logs."""
+    body = {"data": events, "access_token": access_token}
+    if test_event_code:
+        body["test_event_code"] = test_event_code
+    return orjson.dumps(body)

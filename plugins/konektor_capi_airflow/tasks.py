@@ -1,0 +1,98 @@
+"""Task bodies: turn an Airflow context into calls of the core, and the core's results into logs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from airflow.sdk.log import mask_secret
+
+from konektor_capi.db import make_engine
+from konektor_capi.graph_client import GraphApiClient
+from konektor_capi.mapping import EventMapping
+from konektor_capi.pipeline import Group, finish_run, plan_groups, sync_group
+from konektor_capi.report import format_summary
+from konektor_capi.runs import BACKFILL, HOURLY, RunSpec, open_run
+from konektor_capi_airflow.connections import event_mapping_config, graph_api_config, konektor_db_url
+
+log = logging.getLogger(__name__)
+
+
+class PixelSyncFailed(RuntimeError):
+    """Some events of a group failed: the task fails so the group shows, and reruns, on its own."""
+
+
+def _mapping() -> EventMapping:
+    return EventMapping.from_config(event_mapping_config())
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r}: give a timezone (e.g. 2026-11-20T00:00:00Z)")
+    return parsed
+
+
+def plan_run(context) -> dict:
+    dag_run = context["dag_run"]
+    params = context.get("params") or {}
+    start, end = _parse_time(params.get("start")), _parse_time(params.get("end"))
+    run_type = str(getattr(dag_run, "run_type", "") or "")
+    interval_start = context.get("data_interval_start")
+    interval_end = context.get("data_interval_end") or context.get("logical_date")
+    if start or end:
+        mode, window_start, window_end = BACKFILL, start, end or interval_end
+    elif run_type.endswith("backfill"):
+        mode, window_start, window_end = BACKFILL, interval_start, interval_end
+    else:
+        mode, window_start, window_end = HOURLY, None, interval_end or datetime.now().astimezone()
+    engine = make_engine(konektor_db_url())
+    run = open_run(
+        engine,
+        dag_run.run_id,
+        mode=mode,
+        window_start=window_start,
+        window_end=window_end,
+        pixel_ids=list(params.get("pixel_ids") or []) or None,
+        dry_run=bool(params.get("dry_run")),
+        test_event_code=params.get("test_event_code") or None,
+    )
+    groups = plan_groups(engine, run, _mapping())
+    log.info("run %s (%s) window %s .. %s: %d group(s), %d pending pair(s)", run.run_id, run.mode,
+             run.window_start, run.window_end, len(groups), sum(g.pending for g in groups))  # fmt: skip
+    engine.dispose()
+    return {"run": run.to_dict(), "groups": [g.to_dict() for g in groups]}
+
+
+def sync_group_task(run: dict, group: dict) -> dict:
+    spec, grp = RunSpec.from_dict(run), Group.from_dict(group)
+    engine = make_engine(konektor_db_url())
+    client = GraphApiClient(graph_api_config())
+    try:
+        result = sync_group(engine, client, spec, grp, _mapping(), on_secret=mask_secret)
+    finally:
+        client.close()
+        engine.dispose()
+    summary = result.to_dict()
+    for validation in result.validation:
+        log.info("validation %s: %s", grp.label, validation)
+    log.info("%s: %s", grp.label, summary)
+    if result.failed:
+        top = result.reasons.most_common(1)[0][0] if result.reasons else "unknown"
+        raise PixelSyncFailed(f"{result.failed} event(s) of {grp.label} failed; top reason: {top}")
+    return summary
+
+
+def finish_run_task(run: dict) -> dict:
+    spec = RunSpec.from_dict(run)
+    engine = make_engine(konektor_db_url())
+    try:
+        summary = finish_run(engine, spec, _mapping())
+    finally:
+        engine.dispose()
+    log.info("run summary\n%s", format_summary(summary))
+    if summary.get("failed"):
+        raise PixelSyncFailed(f"{summary['failed']} event(s) of this run's window failed; see sync_logs")
+    return {k: summary[k] for k in ("pairs", "recorded", "failed", "mode", "window_start", "window_end")}

@@ -1,0 +1,45 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless KONEKTOR_TEST_PG_URI is given) and the emulator."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import psycopg2
+import pytest
+
+from devtools import embedded_pg
+from devtools.demo_data import apply_schemas
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """libpq URI of a server where the tests may create databases."""
+    return os.environ.get("KONEKTOR_TEST_PG_URI") or embedded_pg.start()
+
+
+@pytest.fixture
+def db_uri(pg_server, request) -> str:
+    """A fresh database with Konektor's and the pipeline's tables, for this test alone."""
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    uri = embedded_pg.recreate_database(pg_server, name)
+    conn = psycopg2.connect(uri)
+    apply_schemas(conn)
+    conn.close()
+    yield uri
+    conn = psycopg2.connect(pg_server)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def engine(db_uri):
+    from konektor_capi.db import make_engine
+
+    eng = make_engine(embedded_pg.sqlalchemy_url(db_uri))
+    yield eng
+    eng.dispose()
