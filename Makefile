@@ -22,3 +22,19 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .run .airflow
+
+# The main job: seed a demo database, start the emulator, run the DAG once, print the outcome summary.
+demo: $(STAMP)
+	$(PY) -m devtools.run_dag demo
+
+# One sync run against the connections in the environment (embedded stand-ins for those not set).
+sync: $(STAMP)
+	$(PY) -m devtools.run_dag sync
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+# The Graph API emulator by hand: make emulator PORT=8765
+PORT ?= 8765
+emulator: $(STAMP)
+	$(PY) -m devtools.graph_emulator --host 127.0.0.1 --port $(PORT)
