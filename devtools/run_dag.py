@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import time
 import psycopg2
 
 from devtools import demo_data, stack
+from devtools.graph_emulator.process import EmulatorAdmin
 from konektor_capi.report import format_summary
 
 DEMO_DB = "konektor_demo"
@@ -63,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         seeded = demo_data.seed(db_uri, n_leads=args.leads, now=demo_data.now_utc())
         print(f"seeded {seeded.leads} leads and {seeded.changes} status changes into {DEMO_DB}")
     else:
-        db_uri = stack.konektor_db_uri() if "AIRFLOW_CONN_KONEKTOR_DB" in __import__("os").environ \
-            else stack.ensure_database(DEMO_DB)
+        configured = os.environ.get("AIRFLOW_CONN_KONEKTOR_DB")
+        db_uri = configured or stack.ensure_database(DEMO_DB)
     tokens = demo_data.pixel_tokens(db_uri)
     with stack.graph_api(tokens) as (graph_conn, emulator):
         code = run_dag(db_uri, graph_conn, conf)
-        stats = emulator.admin().stats() if emulator is not None else None
+        stats = EmulatorAdmin(emulator.base_url).stats() if emulator is not None else None
     summary = latest_summary(db_uri)
     if summary:
         print()
