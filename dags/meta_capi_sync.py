@@ -28,15 +28,28 @@ DEFAULT_ARGS = {
     default_args=DEFAULT_ARGS,
     tags=["konektor", "meta-capi", "crm"],
     params={
-        "start": Param(None, type=["null", "string"], format="date-time",
-                       description="Backfill: first changed_at (exclusive). Empty = hourly run."),
-        "end": Param(None, type=["null", "string"], format="date-time",
-                     description="Backfill: last changed_at (inclusive)."),
-        "pixel_ids": Param([], type="array", items={"type": "string"},
-                           description="Only these pixels (empty = all enabled pixels)."),
+        "start": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description="Backfill: first changed_at (exclusive). Empty = hourly run.",
+        ),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description="Backfill: last changed_at (inclusive).",
+        ),
+        "pixel_ids": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Only these pixels (empty = all enabled pixels).",
+        ),
         "dry_run": Param(False, type="boolean", description="Send nothing, record nothing; report."),
-        "test_event_code": Param(None, type=["null", "string"],
-                                 description="Route events to Events Manager's Test Events tab."),
+        "test_event_code": Param(
+            None, type=["null", "string"], description="Route events to Events Manager's Test Events tab."
+        ),
     },  # fmt: skip
 )
 def meta_capi_sync():

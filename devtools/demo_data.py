@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import psycopg2
-
 from konektor_capi import sql
 
 WORKSPACES = pd.DataFrame(
@@ -54,18 +53,58 @@ AGENT_PHONES = {
     1: ["081211112222", "+62 812 1111 2222", "0813-3333-4444", "0815 5556 6666", "0899 0000 0000"],
     2: ["+62 811 0000 1111", "082177778888", "0856 1234 0000"],
 }
-FIRST = ["Budi", "Siti", "Agus", "Dewi", "Rina", "Andi", "Putri", "Joko", "Ayu", "Rizky", "Nur", "Fajar",
-         "Maria", "Hendra", "Wulan", "Yusuf", "Lestari", "Bambang", "Intan", "Dimas"]
-LAST = ["Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kusuma", "Pratama", "Nugroho", "Siregar",
-        "Simanjuntak", "O'Neil", "Setiawan", "Halim", "Tanjung", "Gunawan"]
+FIRST = [
+    "Budi",
+    "Siti",
+    "Agus",
+    "Dewi",
+    "Rina",
+    "Andi",
+    "Putri",
+    "Joko",
+    "Ayu",
+    "Rizky",
+    "Nur",
+    "Fajar",
+    "Maria",
+    "Hendra",
+    "Wulan",
+    "Yusuf",
+    "Lestari",
+    "Bambang",
+    "Intan",
+    "Dimas",
+]
+LAST = [
+    "Santoso",
+    "Wijaya",
+    "Saputra",
+    "Lestari",
+    "Hidayat",
+    "Kusuma",
+    "Pratama",
+    "Nugroho",
+    "Siregar",
+    "Simanjuntak",
+    "O'Neil",
+    "Setiawan",
+    "Halim",
+    "Tanjung",
+    "Gunawan",
+]
 CITIES = ["Jakarta", "Jakarta Selatan", "Surabaya", "Bandung", "Medan", "Yogyakarta", "Denpasar", "Makassar"]
 STATES = ["DKI Jakarta", "Jawa Timur", "Jawa Barat", "Sumatera Utara", "DI Yogyakarta", "Bali"]
 COUNTRIES = ["Indonesia", "ID", "id", "", None, "Indonesia ", "IDN"]
 DOMAINS = ["gmail.com", "Gmail.com", "yahoo.co.id", "outlook.com", "konektor.id"]
-UAS = ["Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
-       "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"]
-LANDING = ["https://tokomaju.id/promo?utm_source=fb", "https://kliniksehat.co.id/konsultasi",
-           "tokomaju.id/landing"]  # the last one is no URL Meta takes: those go as CRM events
+UAS = [
+    "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+]
+LANDING = [
+    "https://tokomaju.id/promo?utm_source=fb",
+    "https://kliniksehat.co.id/konsultasi",
+    "tokomaju.id/landing",
+]  # the last one is no URL Meta takes: those go as CRM events
 
 
 @dataclass(frozen=True)
@@ -98,12 +137,18 @@ def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
     digits = prefix + body
     style = rng.integers(0, 7, n)
     out = np.where(style == 0, "0" + digits, "")
-    out = np.where(style == 1, "+62 " + pd.Series(digits).str.replace(r"(\d{3})(\d{4})(\d+)", r"\1-\2-\3",
-                                                                      regex=True).to_numpy(), out)
+    out = np.where(
+        style == 1,
+        "+62 " + pd.Series(digits).str.replace(r"(\d{3})(\d{4})(\d+)", r"\1-\2-\3", regex=True).to_numpy(),
+        out,
+    )
     out = np.where(style == 2, "62" + digits, out)
     out = np.where(style == 3, "0062 " + digits, out)
-    out = np.where(style == 4, "(0" + pd.Series(digits).str[:3].to_numpy() + ") "
-                   + pd.Series(digits).str[3:].to_numpy(), out)
+    out = np.where(
+        style == 4,
+        "(0" + pd.Series(digits).str[:3].to_numpy() + ") " + pd.Series(digits).str[3:].to_numpy(),
+        out,
+    )
     out = np.where(style == 5, "0" + digits, out)
     out = np.where(style == 6, _pick(rng, ["12345", "n/a", "", "+62"], n), out)  # garbage people type
     return out.astype(object)
@@ -115,8 +160,12 @@ def generate_leads(n_leads: int, now: datetime, seed: int = 7) -> pd.DataFrame:
     ws = np.where(rng.random(n_leads) < 0.6, 1, 2)
     first = _pick(rng, FIRST, n_leads)
     last = _pick(rng, LAST, n_leads)
-    local = pd.Series(first).str.lower() + "." + pd.Series(last).str.lower().str.replace("'", "") + \
-        pd.Series(rng.integers(1, 5000, n_leads).astype(str))
+    local = (
+        pd.Series(first).str.lower()
+        + "."
+        + pd.Series(last).str.lower().str.replace("'", "")
+        + pd.Series(rng.integers(1, 5000, n_leads).astype(str))
+    )
     emails = ("  " + local.str.title() + "@" + pd.Series(_pick(rng, DOMAINS, n_leads)) + " ").to_numpy()
     email_style = rng.random(n_leads)
     emails = np.where(email_style < 0.08, None, emails)
@@ -128,9 +177,8 @@ def generate_leads(n_leads: int, now: datetime, seed: int = 7) -> pd.DataFrame:
         agent[mask] = _pick(rng, pool, int(mask.sum()))
     website = ~ctwa & (rng.random(n_leads) < 0.45)
     created = now - pd.to_timedelta(rng.integers(7 * 86400, 8 * 86400, n_leads), unit="s")
-    fbclid = np.where(website & (rng.random(n_leads) < 0.5),
-                      "IwAR" + pd.Series(rng.integers(10**12, 10**13, n_leads).astype(str)).to_numpy() + "xYz",
-                      None)  # fmt: skip
+    clicks = pd.Series(rng.integers(10**12, 10**13, n_leads).astype(str)).to_numpy()
+    fbclid = np.where(website & (rng.random(n_leads) < 0.5), "IwAR" + clicks + "xYz", None)
     dob_ok = rng.random(n_leads) < 0.3
     dob = pd.to_datetime("1970-01-01") + pd.to_timedelta(rng.integers(0, 12000, n_leads), unit="D")
     gender = _pick(rng, ["L", "P", "male", "Female", "", None, "x"], n_leads)
@@ -166,7 +214,9 @@ def generate_leads(n_leads: int, now: datetime, seed: int = 7) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def generate_changes(leads: pd.DataFrame, now: datetime, seed: int = 11, max_age_days: float = 6.5) -> pd.DataFrame:
+def generate_changes(
+    leads: pd.DataFrame, now: datetime, seed: int = 11, max_age_days: float = 6.5
+) -> pd.DataFrame:
     """Up to four transitions per lead (new -> qualified -> won / lost / resubscribed)."""
     rng = np.random.default_rng(seed)
     n = len(leads)
@@ -184,14 +234,22 @@ def generate_changes(leads: pd.DataFrame, now: datetime, seed: int = 11, max_age
     changes = pd.concat(steps, ignore_index=True).sort_values(["changed_at", "lead_id"], kind="stable")
     changes["from_status"] = None
     browser = rng.random(len(changes)) < 0.05
-    changes["event_id"] = np.where(browser, "web-" + pd.Series(rng.integers(10**8, 10**9, len(changes))
-                                                                .astype(str)).to_numpy(), None)
+    changes["event_id"] = np.where(
+        browser, "web-" + pd.Series(rng.integers(10**8, 10**9, len(changes)).astype(str)).to_numpy(), None
+    )
     changes["changed_at"] = changes["changed_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
     return changes[["lead_id", "from_status", "to_status", "changed_at", "event_id"]]
 
 
-def seed(dsn: str, *, n_leads: int, now: datetime, seed_value: int = 7, with_won_without_value: bool = True,
-         max_age_days: float = 6.5) -> Seeded:
+def seed(
+    dsn: str,
+    *,
+    n_leads: int,
+    now: datetime,
+    seed_value: int = 7,
+    with_won_without_value: bool = True,
+    max_age_days: float = 6.5,
+) -> Seeded:
     """Creates the tables if needed and loads a fresh data set (the upstream tables are emptied first)."""
     leads = generate_leads(n_leads, now, seed_value)
     if with_won_without_value:
@@ -201,8 +259,10 @@ def seed(dsn: str, *, n_leads: int, now: datetime, seed_value: int = 7, with_won
     try:
         apply_schemas(conn)
         with conn.cursor() as cur:
-            cur.execute("TRUNCATE lead_status_changes, leads, whatsapp_sessions, meta_pixels, workspaces, "
-                        "sync_logs, sync_runs, sync_watermark RESTART IDENTITY CASCADE")
+            cur.execute(
+                "TRUNCATE lead_status_changes, leads, whatsapp_sessions, meta_pixels, workspaces, "
+                "sync_logs, sync_runs, sync_watermark RESTART IDENTITY CASCADE"
+            )
             _copy(cur, "workspaces", WORKSPACES)
             _copy(cur, "meta_pixels", PIXELS)
             _copy(cur, "whatsapp_sessions", SESSIONS)
@@ -221,8 +281,10 @@ def pixel_tokens(dsn: str) -> dict[str, str]:
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT pixel_id, capi_access_token FROM meta_pixels "
-                        "WHERE coalesce(capi_access_token, '') <> ''")
+            cur.execute(
+                "SELECT pixel_id, capi_access_token FROM meta_pixels "
+                "WHERE coalesce(capi_access_token, '') <> ''"
+            )
             return dict(cur.fetchall())
     finally:
         conn.close()

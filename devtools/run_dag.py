@@ -16,10 +16,10 @@ import sys
 import time
 
 import psycopg2
+from konektor_capi.report import format_summary
 
 from devtools import demo_data, stack
 from devtools.graph_emulator.process import EmulatorAdmin
-from konektor_capi.report import format_summary
 
 DEMO_DB = "konektor_demo"
 
@@ -28,7 +28,9 @@ def latest_summary(dsn: str) -> dict | None:
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT summary FROM sync_runs WHERE summary IS NOT NULL ORDER BY started_at DESC LIMIT 1")
+            cur.execute(
+                "SELECT summary FROM sync_runs WHERE summary IS NOT NULL ORDER BY started_at DESC LIMIT 1"
+            )
             row = cur.fetchone()
             return row[0] if row else None
     finally:
@@ -53,7 +55,9 @@ def run_dag(db_uri: str, graph_conn: str, conf: dict | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("mode", choices=["demo", "sync"])
     parser.add_argument("--leads", type=int, default=1500, help="demo: how many leads to seed")
     parser.add_argument("--conf", default=None, help="JSON params for the run (backfill etc.)")
@@ -76,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(format_summary(summary))
     if stats:
-        print(f"\nemulator: {stats.get('requests')} requests, {stats.get('events_received')} events received, "
-              f"{stats.get('duplicates')} duplicates")  # fmt: skip
+        print(
+            f"\nemulator: {stats.get('requests')} requests, {stats.get('events_received')} events received, "
+            f"{stats.get('duplicates')} duplicates"
+        )
     return code
 
 

@@ -38,7 +38,9 @@ class Konektor:
             cur.execute(statement, params)
             return cur.fetchall() if cur.description else None
 
-    def workspace(self, id: int = 1, country: str = "ID", currency: str = "IDR", source: str = "Konektor") -> int:
+    def workspace(
+        self, id: int = 1, country: str = "ID", currency: str = "IDR", source: str = "Konektor"
+    ) -> int:
         self.execute("INSERT INTO workspaces (id, name, default_country, default_currency, lead_source_name) "
                      "VALUES (%s, %s, %s, %s, %s)", (id, f"ws{id}", country, currency, source))  # fmt: skip
         return id
@@ -51,8 +53,11 @@ class Konektor:
         return pixel_id
 
     def session(self, workspace_id: int, phone: str, waba: str | None) -> None:
-        self.execute("INSERT INTO whatsapp_sessions (workspace_id, phone_number, whatsapp_business_account_id) "
-                     "VALUES (%s, %s, %s)", (workspace_id, phone, waba))  # fmt: skip
+        self.execute(
+            "INSERT INTO whatsapp_sessions (workspace_id, phone_number, whatsapp_business_account_id) "
+            "VALUES (%s, %s, %s)",
+            (workspace_id, phone, waba),
+        )
 
     def lead(self, workspace_id: int, **fields) -> int:
         lead_id = fields.pop("id", None) or next(_lead_ids) + 10_000 * workspace_id
@@ -65,8 +70,11 @@ class Konektor:
     def change(self, lead_id: int, to_status: str, ago: timedelta = timedelta(minutes=30),
                event_id: str | None = None, at: datetime | None = None) -> int:  # fmt: skip
         changed_at = at or now() - ago
-        rows = self.execute("INSERT INTO lead_status_changes (lead_id, to_status, changed_at, event_id) "
-                            "VALUES (%s, %s, %s, %s) RETURNING id", (lead_id, to_status, changed_at, event_id))
+        rows = self.execute(
+            "INSERT INTO lead_status_changes (lead_id, to_status, changed_at, event_id) "
+            "VALUES (%s, %s, %s, %s) RETURNING id",
+            (lead_id, to_status, changed_at, event_id),
+        )
         return rows[0][0]
 
     def sync_logs(self) -> list[dict]:

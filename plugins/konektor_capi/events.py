@@ -13,9 +13,13 @@ from konektor_capi.mapping import EventMapping
 
 USER_DATA_HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
 USER_DATA_PLAIN = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead_id")
+# The events frame keeps Konektor's lead id as `lead_id`; Meta's Lead Ads id (user_data.lead_id) lives in
+# its own column.
+USER_DATA_COLUMNS = {**{f: f for f in USER_DATA_HASHED + USER_DATA_PLAIN}, "lead_id": "meta_lead_id"}
 # What Meta can match a CRM or website event on; external_id alone is Konektor's own id, which Meta
 # only matches if a browser pixel sent the same one, and location/gender alone are "weak identity".
 MATCHABLE = ("em", "ph", "fbc", "fbp", "lead_id")
+EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
 
 def _present(series: pd.Series) -> pd.Series:
@@ -82,7 +86,7 @@ def build_events(
             "to_status": to_status.astype("object"),
             "event_name": event_name.astype("object").where(event_name.notna(), None),
             "event_id": derive_event_id(changes["status_change_id"], changes["change_event_id"]),
-            "event_time": (changed_at.astype("int64") // 10**9).astype("int64"),
+            "event_time": ((changed_at - EPOCH) // pd.Timedelta(seconds=1)).astype("int64"),
             "changed_at": changed_at,
             "action_source": action_source,
             "event_source_url": url.where(is_website, None),
@@ -99,6 +103,6 @@ def build_events(
     )
     # Business-messaging events carry only the click id and WABA (contract doc); the rest carry the
     # hashed identifiers.
-    for column in USER_DATA_HASHED + USER_DATA_PLAIN:
-        events[column] = user_data[column].where(~is_messaging, None)
+    for field, column in USER_DATA_COLUMNS.items():
+        events[column] = user_data[field].where(~is_messaging, None)
     return events

@@ -10,8 +10,12 @@ from types import MappingProxyType
 DEFAULT_CRM = MappingProxyType(
     {"new": "Lead", "qualified": "InitiateCheckout", "won": "Purchase", "resubscribed": "Subscribe"}
 )
-DEFAULT_MESSAGING = MappingProxyType({"new": "LeadSubmitted", "qualified": "InitiateCheckout", "won": "Purchase"})
-MESSAGING_EVENT_NAMES = frozenset({"LeadSubmitted", "Purchase", "InitiateCheckout", "AddToCart", "ViewContent"})
+DEFAULT_MESSAGING = MappingProxyType(
+    {"new": "LeadSubmitted", "qualified": "InitiateCheckout", "won": "Purchase"}
+)
+MESSAGING_EVENT_NAMES = frozenset(
+    {"LeadSubmitted", "Purchase", "InitiateCheckout", "AddToCart", "ViewContent"}
+)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,7 @@ import math
 import orjson
 import pandas as pd
 
-from konektor_capi.events import USER_DATA_HASHED, USER_DATA_PLAIN
-
-_USER_FIELDS = USER_DATA_HASHED + USER_DATA_PLAIN
+from konektor_capi.events import USER_DATA_COLUMNS
 
 
 def _column(frame: pd.DataFrame, name: str) -> list:
@@ -28,7 +26,7 @@ def event_dicts(batch: pd.DataFrame) -> list[dict]:
     clids = _column(batch, "ctwa_clid")
     wabas = _column(batch, "waba_id")
     crm_names = _column(batch, "lead_event_source")
-    user_columns = [(f, _column(batch, f)) for f in _USER_FIELDS]
+    user_columns = [(f, _column(batch, c)) for f, c in USER_DATA_COLUMNS.items()]
 
     out = []
     for i in range(len(names)):

@@ -93,16 +93,20 @@ def _query(run: RunSpec, mapping: EventMapping, pixel_ids: list[str] | None, ctw
     )
 
 
+def _frame(engine: sa.Engine, name: str, params: dict) -> pd.DataFrame:
+    with raw_connection(engine) as conn, conn.cursor() as cur:
+        cur.execute(sql.load(name), params)
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
 def _sessions(engine: sa.Engine, workspace_ids: list[int]) -> pd.DataFrame:
-    with raw_connection(engine) as conn:
-        return pd.read_sql_query(sql.load("whatsapp_sessions"), conn, params={"workspace_ids": workspace_ids})
+    return _frame(engine, "whatsapp_sessions", {"workspace_ids": workspace_ids})
 
 
 def plan_groups(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> list[Group]:
     """The (pixel, WABA) groups with unfinished work, from a small aggregate query."""
     params = {**_query(run, mapping, run.pixel_ids, False).params()}
-    with raw_connection(engine) as conn:
-        agg = pd.read_sql_query(sql.load("plan_groups"), conn, params=params)
+    agg = _frame(engine, "plan_groups", params)
     if agg.empty:
         return []
     lookup = session_waba_lookup(_sessions(engine, sorted({int(w) for w in agg["workspace_id"]})))
@@ -149,7 +153,9 @@ def sync_group(
         sender = PixelSender(client, target, recorder.record, run.run_id) if target else None
         for page in iter_changes(engine, query, page_size=page_size):
             if lookup is None:
-                lookup = session_waba_lookup(_sessions(engine, sorted({int(w) for w in page["workspace_id"]})))
+                lookup = session_waba_lookup(
+                    _sessions(engine, sorted({int(w) for w in page["workspace_id"]}))
+                )
             waba = resolve_waba(page["workspace_id"], page["agent_phone"], page["default_country"],
                                 page["pixel_waba_id"], lookup)  # fmt: skip
             events = build_events(page, build_user_data(page), waba, mapping)
@@ -187,7 +193,9 @@ def sync_group(
 
 
 def _keys(events: pd.DataFrame, status: str) -> Counter:
-    return Counter(zip(events["pixel_id"], events["event_name"].fillna("-"), [status] * len(events), strict=True))
+    return Counter(
+        zip(events["pixel_id"], events["event_name"].fillna("-"), [status] * len(events), strict=True)
+    )
 
 
 def finish_run(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> dict:

@@ -14,7 +14,8 @@ def format_summary(summary: dict) -> str:
     header = f"{'pixel':<18} {'event':<18} " + " ".join(f"{s:>15}" for s in STATUSES)
     lines = [
         f"window {summary.get('window_start')} .. {summary.get('window_end')} ({summary.get('mode')}"
-        + (", dry run" if summary.get("dry_run") else "") + ")",
+        + (", dry run" if summary.get("dry_run") else "")
+        + ")",
         header,
         "-" * len(header),
     ]

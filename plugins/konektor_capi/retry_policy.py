@@ -79,7 +79,9 @@ class Backoff:
     max_retries: int = 5
     max_retry_after: float = 120.0
 
-    def delay(self, retry_number: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    def delay(
+        self, retry_number: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
         rng = rng or random
         computed = min(self.cap, self.base * 2 ** (retry_number - 1))
         jittered = computed * (0.5 + rng.random() / 2)

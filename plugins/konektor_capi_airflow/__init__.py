@@ -1,1 +1,4 @@
-"""The Airflow side of konektor-capi-sync: connections, secret masking. The only package that imports Airflow."""
+"""The Airflow side of konektor-capi-sync: connections, task bodies, secret masking.
+
+The only package that imports Airflow.
+"""

@@ -6,13 +6,13 @@ import logging
 from datetime import datetime
 
 from airflow.sdk.log import mask_secret
-
 from konektor_capi.db import make_engine
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.pipeline import Group, finish_run, plan_groups, sync_group
 from konektor_capi.report import format_summary
 from konektor_capi.runs import BACKFILL, HOURLY, RunSpec, open_run
+
 from konektor_capi_airflow.connections import event_mapping_config, graph_api_config, konektor_db_url
 
 log = logging.getLogger(__name__)
