@@ -53,11 +53,17 @@ DEFAULT_ARGS = {
     },  # fmt: skip
 )
 def meta_capi_sync():
-    @task(multiple_outputs=True)
-    def plan() -> dict:
-        from konektor_capi_airflow.tasks import plan_run
+    @task
+    def open_run() -> dict:
+        from konektor_capi_airflow.tasks import open_run_task
 
-        return plan_run(get_current_context())
+        return open_run_task(get_current_context())
+
+    @task
+    def plan(run: dict) -> list[dict]:
+        from konektor_capi_airflow.tasks import plan_task
+
+        return plan_task(run)
 
     @task(map_index_template="{{ group_label }}", max_active_tis_per_dagrun=4)
     def sync(group: dict, run: dict) -> dict:
@@ -73,9 +79,9 @@ def meta_capi_sync():
 
         return finish_run_task(run)
 
-    planned = plan()
-    synced = sync.partial(run=planned["run"]).expand(group=planned["groups"])
-    synced >> finish(planned["run"])
+    run = open_run()
+    synced = sync.partial(run=run).expand(group=plan(run))
+    synced >> finish(run)
 
 
 meta_capi_sync()

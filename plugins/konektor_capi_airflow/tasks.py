@@ -35,7 +35,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed
 
 
-def plan_run(context) -> dict:
+def open_run_task(context) -> dict:
     dag_run = context["dag_run"]
     params = context.get("params") or {}
     start, end = _parse_time(params.get("start")), _parse_time(params.get("end"))
@@ -59,11 +59,21 @@ def plan_run(context) -> dict:
         dry_run=bool(params.get("dry_run")),
         test_event_code=params.get("test_event_code") or None,
     )
-    groups = plan_groups(engine, run, _mapping())
-    log.info("run %s (%s) window %s .. %s: %d group(s), %d pending pair(s)", run.run_id, run.mode,
-             run.window_start, run.window_end, len(groups), sum(g.pending for g in groups))  # fmt: skip
     engine.dispose()
-    return {"run": run.to_dict(), "groups": [g.to_dict() for g in groups]}
+    log.info("run %s (%s): window %s .. %s", run.run_id, run.mode, run.window_start, run.window_end)
+    return run.to_dict()
+
+
+def plan_task(run: dict) -> list[dict]:
+    spec = RunSpec.from_dict(run)
+    engine = make_engine(konektor_db_url())
+    try:
+        groups = plan_groups(engine, spec, _mapping())
+    finally:
+        engine.dispose()
+    pending = sum(g.pending for g in groups)
+    log.info("%d group(s) with %d unfinished (change, pixel) pair(s)", len(groups), pending)
+    return [g.to_dict() for g in groups]
 
 
 def sync_group_task(run: dict, group: dict) -> dict:
