@@ -119,13 +119,15 @@ def test_batches_hold_at_most_1000_events_and_never_mix_wabas(engine, client, ko
     rows = [(i, ws) for i in range(1, 2102)]
     konektor.execute(
         "INSERT INTO leads (id, workspace_id, status, email, ctwa_clid, agent_phone) "
-        "SELECT i, %s, 'new', 'lead' || i || '@example.com', CASE WHEN i %% 10 = 0 THEN 'clid' || i END, NULL "
+        "SELECT i, %s, 'new', 'lead' || i || '@example.com', "
+        "       CASE WHEN i %% 10 = 0 THEN 'clid' || i END, NULL "
         "FROM generate_series(1, %s) i",
         (ws, len(rows)),
     )
     konektor.execute(
         "INSERT INTO lead_status_changes (lead_id, to_status, changed_at) "
-        "SELECT i, 'new', now() - interval '1 hour' + i * interval '1 millisecond' FROM generate_series(1, %s) i",
+        "SELECT i, 'new', now() - interval '1 hour' + i * interval '1 millisecond' "
+        "FROM generate_series(1, %s) i",
         (len(rows),),
     )
 
