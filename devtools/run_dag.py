@@ -37,8 +37,14 @@ def latest_summary(dsn: str) -> dict | None:
         conn.close()
 
 
-def run_dag(db_uri: str, graph_conn: str, conf: dict | None = None) -> int:
-    env = stack.airflow_env({"AIRFLOW_CONN_KONEKTOR_DB": db_uri, "AIRFLOW_CONN_META_CAPI": graph_conn})
+def run_dag(db_uri: str, graph_conn: str, conf: dict | None = None, timeout: float = 3600) -> int:
+    env = stack.airflow_env(
+        {
+            "AIRFLOW_CONN_KONEKTOR_DB": db_uri,
+            "AIRFLOW_CONN_META_CAPI": graph_conn,
+            "KONEKTOR_TASK_RETRIES": "0",
+        }
+    )
     stack.ensure_airflow_db(env)
     cmd = [stack.airflow_bin(), "dags", "test", "meta_capi_sync"]
     if conf:
@@ -46,7 +52,13 @@ def run_dag(db_uri: str, graph_conn: str, conf: dict | None = None) -> int:
     log_path = stack.AIRFLOW_HOME / "last_run.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
-        code = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        try:
+            code = subprocess.run(
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+            ).returncode
+        except subprocess.TimeoutExpired:
+            print(f"airflow dags test did not finish within {timeout}s", file=sys.stderr)
+            return 124
     print(f"airflow dags test meta_capi_sync: exit {code} in {time.monotonic() - started:.1f}s "
           f"(log: {log_path})")  # fmt: skip
     if code != 0 or "state=failed" in log_path.read_text(errors="replace"):

@@ -17,7 +17,7 @@ from pathlib import Path
 from devtools import embedded_pg
 
 REPO = Path(__file__).resolve().parents[1]
-AIRFLOW_HOME = REPO / ".airflow"
+AIRFLOW_HOME = Path(os.environ.get("KONEKTOR_AIRFLOW_HOME", REPO / ".airflow"))
 
 
 def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:

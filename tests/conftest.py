@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -43,3 +44,18 @@ def engine(db_uri):
     eng = make_engine(embedded_pg.sqlalchemy_url(db_uri))
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Path:
+    """A private AIRFLOW_HOME (SQLite metadata) for tests that load or run DAGs."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    os.environ["KONEKTOR_AIRFLOW_HOME"] = str(home)
+    from devtools import stack
+
+    stack.AIRFLOW_HOME = home
+    env = stack.airflow_env()
+    for key in ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER",
+                "AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):  # fmt: skip
+        os.environ[key] = env[key]
+    return home
