@@ -46,6 +46,47 @@ class RunSpec:
         )
 
 
+def parse_time(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!s}: give a timezone, e.g. 2026-11-20T00:00:00Z")
+    return parsed
+
+
+def run_request(
+    params: dict | None,
+    run_type: str,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    now: datetime,
+) -> dict:
+    """open_run's arguments for a DAG run.
+
+    A run with a start or end param is a backfill of that range (a manual run from the trigger form or
+    `make backfill`); a run created by `airflow backfill create` backfills its data interval; anything
+    else (the schedule, `make sync`) is an hourly run up to its data interval end.
+    """
+    params = params or {}
+    start, end = parse_time(params.get("start")), parse_time(params.get("end"))
+    common = {
+        "pixel_ids": [str(p) for p in params.get("pixel_ids") or []] or None,
+        "dry_run": bool(params.get("dry_run")),
+        "test_event_code": params.get("test_event_code") or None,
+    }
+    if start or end:
+        if start is None:
+            raise ValueError("a backfill needs a start")
+        return {"mode": BACKFILL, "window_start": start, "window_end": end or interval_end or now, **common}
+    if run_type.lower().endswith("backfill"):
+        return {"mode": BACKFILL, "window_start": interval_start, "window_end": interval_end, **common}
+    return {"mode": HOURLY, "window_start": None, "window_end": interval_end or now, **common}
+
+
 def open_run(
     engine: sa.Engine,
     run_id: str,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from airflow.sdk.log import mask_secret
+
 from konektor_capi.db import make_engine
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.pipeline import Group, finish_run, plan_groups, sync_group
 from konektor_capi.report import format_summary
-from konektor_capi.runs import BACKFILL, HOURLY, RunSpec, open_run
-
+from konektor_capi.runs import RunSpec, open_run, run_request
 from konektor_capi_airflow.connections import event_mapping_config, graph_api_config, konektor_db_url
 
 log = logging.getLogger(__name__)
@@ -26,40 +26,20 @@ def _mapping() -> EventMapping:
     return EventMapping.from_config(event_mapping_config())
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r}: give a timezone (e.g. 2026-11-20T00:00:00Z)")
-    return parsed
-
-
 def open_run_task(context) -> dict:
     dag_run = context["dag_run"]
-    params = context.get("params") or {}
-    start, end = _parse_time(params.get("start")), _parse_time(params.get("end"))
-    run_type = str(getattr(dag_run, "run_type", "") or "")
-    interval_start = context.get("data_interval_start")
-    interval_end = context.get("data_interval_end") or context.get("logical_date")
-    if start or end:
-        mode, window_start, window_end = BACKFILL, start, end or interval_end
-    elif run_type.endswith("backfill"):
-        mode, window_start, window_end = BACKFILL, interval_start, interval_end
-    else:
-        mode, window_start, window_end = HOURLY, None, interval_end or datetime.now().astimezone()
-    engine = make_engine(konektor_db_url())
-    run = open_run(
-        engine,
-        dag_run.run_id,
-        mode=mode,
-        window_start=window_start,
-        window_end=window_end,
-        pixel_ids=list(params.get("pixel_ids") or []) or None,
-        dry_run=bool(params.get("dry_run")),
-        test_event_code=params.get("test_event_code") or None,
+    request = run_request(
+        context.get("params"),
+        str(getattr(dag_run, "run_type", "") or ""),
+        context.get("data_interval_start"),
+        context.get("data_interval_end") or context.get("logical_date"),
+        datetime.now(UTC),
     )
-    engine.dispose()
+    engine = make_engine(konektor_db_url())
+    try:
+        run = open_run(engine, dag_run.run_id, **request)
+    finally:
+        engine.dispose()
     log.info("run %s (%s): window %s .. %s", run.run_id, run.mode, run.window_start, run.window_end)
     return run.to_dict()
 
