@@ -31,6 +31,12 @@ demo: $(STAMP)
 sync: $(STAMP)
 	$(PY) -m devtools.run_dag sync
 
+# Analysts: make backfill START=2026-11-18T00:00:00Z END=2026-11-20T00:00:00Z [PIXELS=id,id] [DRY_RUN=1]
+backfill: $(STAMP)
+	@test -n "$(START)" || { echo "usage: make backfill START=<ISO-8601> END=<ISO-8601> [PIXELS=id,id] [DRY_RUN=1]"; exit 2; }
+	$(PY) -m devtools.run_dag backfill --start "$(START)" $(if $(END),--end "$(END)") \
+		$(if $(PIXELS),--pixels "$(PIXELS)") $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run)
+
 test: $(STAMP)
 	$(PY) -m pytest
 

@@ -16,10 +16,10 @@ import sys
 import time
 
 import psycopg2
-from konektor_capi.report import format_summary
 
 from devtools import demo_data, stack
 from devtools.graph_emulator.process import EmulatorAdmin
+from konektor_capi.report import format_summary
 
 DEMO_DB = "konektor_demo"
 
@@ -70,11 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["demo", "sync"])
+    parser.add_argument("mode", choices=["demo", "sync", "backfill"])
+    parser.add_argument("--start", help="backfill: ISO-8601 start (exclusive), with a timezone")
+    parser.add_argument("--end", help="backfill: ISO-8601 end (inclusive); default now")
+    parser.add_argument("--pixels", default="", help="backfill: comma-separated pixel ids (default all)")
+    parser.add_argument("--dry-run", action="store_true", help="backfill: send nothing, record nothing")
     parser.add_argument("--leads", type=int, default=1500, help="demo: how many leads to seed")
     parser.add_argument("--conf", default=None, help="JSON params for the run (backfill etc.)")
     args = parser.parse_args(argv)
     conf = json.loads(args.conf) if args.conf else None
+    if args.mode == "backfill":
+        if not args.start:
+            parser.error("backfill needs --start (make backfill START=2026-11-20T00:00:00Z)")
+        conf = {**(conf or {}), "start": args.start, "end": args.end or None, "dry_run": args.dry_run,
+                "pixel_ids": [p.strip() for p in args.pixels.split(",") if p.strip()]}  # fmt: skip
 
     if args.mode == "demo":
         db_uri = stack.konektor_db_uri(DEMO_DB)

@@ -46,3 +46,12 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     finished_at  timestamptz,
     summary      jsonb
 );
+
+-- What each (pixel, WABA) group of a run did: requests, counts, and for a dry run what it would send.
+CREATE TABLE IF NOT EXISTS sync_run_groups (
+    run_id     text        NOT NULL,
+    group_key  text        NOT NULL,
+    result     jsonb       NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, group_key)
+);

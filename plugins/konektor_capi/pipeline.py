@@ -189,7 +189,15 @@ def sync_group(
         if not run.dry_run:
             result.counts, result.reasons = recorder.counts, recorder.reasons
         result.requests = sender.requests if sender is not None else 0
+    _store_group_result(engine, run, result)
     return result
+
+
+def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) -> None:
+    with raw_connection(engine) as conn, conn.cursor() as cur:
+        payload = json.dumps(result.to_dict())
+        cur.execute(sql.load("run_group_upsert"), {"run_id": run.run_id, "group_key": result.group.label,
+                                                   "result": payload})  # fmt: skip
 
 
 def _keys(events: pd.DataFrame, status: str) -> Counter:
@@ -210,7 +218,12 @@ def finish_run(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> dict:
                         "window_end": run.window_end.isoformat(), "dry_run": run.dry_run})  # fmt: skip
         cur.execute(sql.load("run_duration"), {"run_id": run.run_id})
         summary["duration_s"] = round(cur.fetchone()[0], 3)
+        cur.execute(sql.load("run_groups"), {"run_id": run.run_id})
+        groups = [result for _, result in cur.fetchall()]
+        summary["requests"] = sum(g.get("requests", 0) for g in groups)
         if run.dry_run:
+            summary = _dry_run_summary(summary, groups)
+            cur.execute(sql.load("run_finish"), {"run_id": run.run_id, "summary": json.dumps(summary)})
             return summary
         if recorded < pairs:
             raise IncompleteRun(f"{pairs - recorded} of {pairs} (change, pixel) pairs have no outcome")
@@ -228,3 +241,23 @@ def run_summary(cur, run: RunSpec, top: int = 10) -> dict:
     cur.execute(sql.load("run_top_reasons"), params)
     reasons = [{"status": s, "reason": r, "n": n} for s, r, n in cur.fetchall()]
     return {"outcomes": by, "top_reasons": reasons}
+
+
+def _dry_run_summary(summary: dict, groups: list[dict]) -> dict:
+    """A dry run records nothing in sync_logs: its outcomes are what the groups say they would do."""
+    would_send: Counter = Counter()
+    skipped: Counter = Counter()
+    reasons: Counter = Counter()
+    for group in groups:
+        for pixel, event, source, n in group.get("would_send", []):
+            would_send[(pixel, event, source)] += n
+        for pixel, event, status, n in group.get("counts", []):
+            skipped[(pixel, event, status)] += n
+        for reason, n in group.get("top_reasons", []):
+            reasons[reason] += n
+    summary["would_send"] = [{"pixel_id": p, "event_name": e, "action_source": a, "n": n}
+                             for (p, e, a), n in sorted(would_send.items())]  # fmt: skip
+    summary["outcomes"] = [{"pixel_id": p, "event_name": e, "status": s, "n": n}
+                           for (p, e, s), n in sorted(skipped.items())]  # fmt: skip
+    summary["top_reasons"] = [{"status": "skipped", "reason": r, "n": n} for r, n in reasons.most_common(10)]
+    return summary

@@ -26,12 +26,19 @@ def format_summary(summary: dict) -> str:
             totals[s] += counts[s]
     lines.append("-" * len(header))
     lines.append(f"{'total':<18} {'':<18} " + " ".join(f"{totals[s]:>15}" for s in STATUSES))
+    would_send = summary.get("would_send") or []
+    if would_send:
+        lines.append("")
+        lines.append("would send (dry run):")
+        for w in would_send:
+            lines.append(f"  {w['n']:>7}  {w['pixel_id']:<18} {w['event_name']:<18} {w['action_source']}")
     reasons = summary.get("top_reasons") or []
     if reasons:
         lines.append("")
         lines.append("top reasons (not accepted):")
         lines += [f"  {r['n']:>7}  {r['status']:<15} {r['reason']}" for r in reasons]
-    extra = [f"{k}={summary[k]}" for k in ("pairs", "recorded", "failed", "duration_s") if k in summary]
+    keys = ("pairs", "recorded", "failed", "requests", "duration_s")
+    extra = [f"{k}={summary[k]}" for k in keys if k in summary]
     if extra:
         lines.append("")
         lines.append("  ".join(extra))
