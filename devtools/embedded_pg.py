@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -26,8 +27,13 @@ def data_dir() -> Path:
 
 def start() -> str:
     """Starts (or finds running) the embedded server; returns a libpq URI of its `postgres` database."""
+    runtime = Path(tempfile.gettempdir()) / "konektor-capi-sync-runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # pgserver keeps its lock file there
     import pgserver
 
+    # Its exit hook logs after pytest has closed the streams; its info lines are noise for us anyway.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(data_dir(), cleanup_mode=None)
     return server.get_uri()
 
