@@ -50,6 +50,7 @@ class FaultContext:
     pixel_id: str
     api_version: str
     request_seq: int
+    body: bytes = b""
 
 
 FaultFn = Callable[[dict[str, Any], FaultContext, Proceed], Outcome]
@@ -198,6 +199,16 @@ def _http_503(rule: dict[str, Any], ctx: FaultContext, proceed: Proceed) -> Outc
 def _slow(rule: dict[str, Any], ctx: FaultContext, proceed: Proceed) -> Outcome:
     """Wait `seconds` (default 2) before processing and answering (client timeouts)."""
     time.sleep(float(rule.get("seconds", 2.0)))
+    return proceed()
+
+
+@fault_kind("reject_event", event_id=str)
+def _reject_event(rule: dict[str, Any], ctx: FaultContext, proceed: Proceed) -> Outcome:
+    """Meta rejecting a whole batch for one bad event it does not name: any batch that holds the event
+    with this `event_id` fails with a plain code 100; batches without it go through."""
+    needle = rule.get("event_id", "").encode()
+    if needle and (b'"event_id":"' + needle + b'"') in ctx.body:
+        return _error(MetaError(100, None, "Invalid parameter"), rule)
     return proceed()
 
 

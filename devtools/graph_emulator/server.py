@@ -42,11 +42,14 @@ from .rules import (
     data_too_long,
     make_batch_checker,
     new_trace_id,
+    nonexisting_field,
     unknown_object,
     unknown_path,
 )
 
 EVENTS_PATH = re.compile(r"/(v\d+\.\d+)/([^/]+)/events/?")
+PIXEL_PATH = re.compile(r"/(v\d+\.\d+)/([^/]+)/?")
+PIXEL_FIELDS = ("id", "name")
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _HIDDEN_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-access-token"})
 _REDACT = re.compile(r"(access_token=)[^&\s'\"]*|(\b(?:Bearer|OAuth)\s+)[^\s'\"]+", re.IGNORECASE)
@@ -226,6 +229,10 @@ class EmulatorApp:
     # --- Graph API --------------------------------------------------------------------------------
 
     def handle_graph(self, method: str, path: str, query: str, headers: Any, body: bytes) -> Outcome:
+        if method == "GET" and (read := PIXEL_PATH.fullmatch(path)) is not None:
+            response = self._read_pixel(read.group(2), query, headers)
+            self._count(None, response, ())
+            return response
         match = EVENTS_PATH.fullmatch(path)
         if match is None or method != "POST":
             response = unknown_path(path).response()
@@ -235,7 +242,7 @@ class EmulatorApp:
         with self.lock:
             self.seq += 1
             seq = self.seq
-        ctx = FaultContext(pixel_id, version, seq)
+        ctx = FaultContext(pixel_id, version, seq, body)
         selected = self.faults.select(pixel_id)
         if selected:
             outcome = FaultRegistry.run(selected, ctx, lambda: self._process(ctx, query, headers, body))
@@ -256,6 +263,25 @@ class EmulatorApp:
             # a token it cannot parse at all -> 190
             return unknown_object(pixel_id) if token in self._known_tokens else TOKEN_INVALID
         return PIXEL_STATUSES[entry.status]
+
+    def _read_pixel(self, pixel_id: str, query: str, headers: Any) -> Response:
+        """`GET /{v}/{pixel_id}?fields=id,name`: what a token check reads. Same token, pixel and status
+        rules as sending; token from `Authorization: Bearer|OAuth` or the query `access_token`.
+        Faults do not apply (they model the events endpoint); counted in the global stats only."""
+        token = bearer_token(headers.get("Authorization")) or query_token(query)
+        err = self._authorize(pixel_id, token)
+        if err is not None:
+            if err.code == 100 and err.subcode == 33:
+                err = unknown_object(pixel_id, "get")
+            return err.response()
+        requested = parse_qs(query).get("fields", [",".join(PIXEL_FIELDS)])[-1]
+        fields = [f.strip() for f in requested.split(",") if f.strip()] or list(PIXEL_FIELDS)
+        for name in fields:
+            if name not in PIXEL_FIELDS:
+                return nonexisting_field(name).response()
+        values = {"id": pixel_id, "name": f"Emulated pixel {pixel_id}"}
+        payload = {"id": pixel_id, **{name: values[name] for name in fields}}  # Meta always sends id
+        return Response(200, payload, headers=[("x-fb-trace-id", new_trace_id())])
 
     def _process(self, ctx: FaultContext, query: str, headers: Any, body: bytes) -> Response:
         try:
