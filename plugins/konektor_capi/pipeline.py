@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 NO_TOKEN = "pixel has no Conversions API access token configured (Settings > Pixel & Tracking)"
 PIXEL_GONE = "pixel was disabled or removed before its events were sent"
+NOT_NUMERIC = "pixel id is not a numeric Meta dataset id (Settings > Pixel & Tracking)"
 
 
 class IncompleteRun(RuntimeError):
@@ -164,8 +165,8 @@ def sync_group(
             events = events[mine.to_numpy()]
             if events.empty:
                 continue
-            if target is None or not target.access_token:
-                reason = PIXEL_GONE if target is None else NO_TOKEN
+            reason = _unsendable(target)
+            if reason is not None:
                 if run.dry_run:
                     result.reasons[reason] += len(events)
                     result.counts.update(_keys(events, SKIPPED))
@@ -198,6 +199,17 @@ def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) ->
         payload = json.dumps(result.to_dict())
         cur.execute(sql.load("run_group_upsert"), {"run_id": run.run_id, "group_key": result.group.label,
                                                    "result": payload})  # fmt: skip
+
+
+def _unsendable(target: PixelTarget | None) -> str | None:
+    """Why nothing of this pixel can be sent, before asking Meta; None when it can."""
+    if target is None:
+        return PIXEL_GONE
+    if not target.access_token:
+        return NO_TOKEN
+    if not (target.pixel_id.isascii() and target.pixel_id.isdigit()):
+        return NOT_NUMERIC
+    return None
 
 
 def _keys(events: pd.DataFrame, status: str) -> Counter:
