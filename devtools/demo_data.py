@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import psycopg2
+
 from konektor_capi import sql
 
 WORKSPACES = pd.DataFrame(

@@ -122,15 +122,26 @@ PERMISSION_ERROR = MetaError(
 )
 
 
-def unknown_object(object_id: str) -> MetaError:
+def unknown_object(object_id: str, verb: str = "post") -> MetaError:
     return MetaError(
         100,
         33,
-        f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot be loaded due "
+        f"Unsupported {verb} request. Object with ID '{object_id}' does not exist, cannot be loaded due "
         "to missing permissions, or does not support this operation. Please read the Graph API "
         "documentation at https://developers.facebook.com/docs/graph-api",
-        "Unsupported post request",
+        f"Unsupported {verb} request",
         "The pixel/dataset does not exist or the token cannot access it.",
+    )
+
+
+def nonexisting_field(field_name: str) -> MetaError:
+    """`GET /{pixel}?fields=...` naming a field a pixel does not have (the emulator knows id, name)."""
+    return MetaError(
+        100,
+        None,
+        f"(#100) Tried accessing nonexisting field ({field_name}) on node type (AdsPixel)",
+        "Nonexisting field",
+        "",
     )
 
 

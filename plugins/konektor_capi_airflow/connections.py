@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from airflow.sdk import Connection
+
 from konektor_capi.graph_client import GraphApiConfig
 
 KONEKTOR_DB = "konektor_db"

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
+from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 from konektor_capi.mapping import EventMapping
 from konektor_capi.pipeline import finish_run, plan_groups, sync_group
 from konektor_capi.retry_policy import Backoff
 from konektor_capi.runs import open_run
-
-from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
 from tests.factory import Konektor
 
 

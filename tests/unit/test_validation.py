@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from konektor_capi import validation
 from konektor_capi.validation import validate_events
 
