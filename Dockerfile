@@ -1,0 +1,23 @@
+# The team's Airflow image: the official one plus the pipeline's pinned runtime, the project package
+# (core, Airflow shell and the meta_capi provider), the DAG, the SQL files and the dev tools.
+# Used by docker-compose.yaml for every Airflow service and for the dev profile's graph-emulator.
+FROM apache/airflow:3.3.2-python3.11
+
+# Runtime dependencies first: this layer changes only with requirements.txt. Airflow stays at the
+# image's version (requirements.txt pins the same one), as the docker-stack docs recommend.
+COPY --chown=airflow:root requirements.txt /opt/konektor/requirements.txt
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/konektor/requirements.txt
+
+# The project package (konektor_capi + konektor_capi_airflow from plugins/). Installing it registers
+# the apache_airflow_provider entry point: the meta_capi connection type and its Test button.
+COPY --chown=airflow:root pyproject.toml /opt/konektor/pyproject.toml
+COPY --chown=airflow:root plugins/ /opt/konektor/plugins/
+RUN pip install --no-cache-dir --no-deps /opt/konektor
+
+# SQL files (loaded by name through KONEKTOR_CAPI_SQL_DIR), dev tools (emulator, check_pixels), the DAG.
+COPY --chown=airflow:root include/ /opt/airflow/include/
+COPY --chown=airflow:root devtools/ /opt/airflow/devtools/
+COPY --chown=airflow:root dags/ /opt/airflow/dags/
+
+ENV KONEKTOR_CAPI_SQL_DIR=/opt/airflow/include/sql \
+    GX_ANALYTICS_ENABLED=False
