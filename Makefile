@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo sync test lint emulator bench backfill check-pixels clean
+.PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,3 +44,18 @@ test: $(STAMP)
 PORT ?= 8765
 emulator: $(STAMP)
 	$(PY) -m devtools.graph_emulator --host 127.0.0.1 --port $(PORT)
+
+# Test every enabled pixel's token (one GET per pixel, like Konektor's "Test Connection"); no token printed.
+check-pixels: $(STAMP)
+	$(PY) -m devtools.check_pixels
+
+# Benchmark: N status changes in a fresh database, one Airflow run end to end, per-stage figures, and
+# the facebook-business SDK baseline. make bench [BENCH_EVENTS=1000000] [BENCH_ARGS="--sizes 100000,1000000"]
+BENCH_EVENTS ?= 1000000
+bench: $(STAMP)
+	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench $(BENCH_ARGS)
+
+# Reliability under load: 200k changes, 10% of requests throttled, 5% failing transiently.
+LOAD_CHANGES ?= 200000
+load-faults: $(STAMP)
+	$(PY) -m devtools.load_faults --changes $(LOAD_CHANGES)
