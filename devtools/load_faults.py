@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeded {seeded.changes} status changes")
     faults = [
         {"kind": "throttle", "code": 17, "subcode": 2446079, "every": args.throttle_every},
-        {"kind": "transient", "code": 2, "every": args.transient_every},
+        # skip=5 keeps its requests off the throttled ones (every 10th), which would answer first
+        {"kind": "transient", "code": 2, "every": args.transient_every, "skip": 5},
     ]
     with start_emulator(extra_args=("--no-store-events", "--quiet")) as emulator:
         admin = EmulatorAdmin(emulator.base_url)
