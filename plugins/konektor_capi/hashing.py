@@ -7,7 +7,7 @@ Why it looks like this:
   re-sent leads), and even all-distinct columns pay only one Python call per value.
 * A value that is already 64 lowercase hex characters is Meta's "already hashed" form and passes
   through, so hashing is idempotent and upstream systems may pre-hash.
-* Encoding uses ``surrogatepass``: a lone surrogate from a broken client must not crash a batch.
+* Encoding falls back to ``surrogatepass``: a lone surrogate from a broken client must not crash a batch.
   Such a value hashes to something that will simply not match.
 * The empty string counts as missing: sha256("") is a known constant that matches nobody and
   only tells Meta the field was sent empty.

@@ -6,8 +6,9 @@ Why these rules:
   Indonesian number ``0812...`` sent as typed never matches, so national numbers get the workspace's
   calling code (``leads.phone`` belongs to ``workspaces.default_country`` by the schema's contract).
   A national number written for another country cannot be told apart; it is read as local.
-* Only a ``+`` before the first digit, or a leading ``00``, marks a number as international. A number
-  that already starts with the default calling code and leaves a plausible national length after it
+* Only a ``+`` before the first digit, or a leading ``00``, marks a number as international (a ``+``
+  after a digit means the cell holds something else, so it gives None). A number that already
+  starts with the default calling code and leaves a plausible national length after it
   (``62 812...``) is taken as international too: people drop the ``+`` more often than the trunk ``0``.
 * The national trunk prefix comes from libphonenumber's metadata (``0`` in most countries, ``8`` in
   Russia, none in Italy whose leading ``0`` is part of the number). A trunk ``0`` written after the
@@ -17,11 +18,13 @@ Why these rules:
   metadata allows for that code, and the whole number 8 to 15 digits (E.164). Anything else, and
   input longer than 1000 characters, gives None: a missing ``ph`` costs nothing, a wrong one dilutes
   matching.
-* All characters other than digits are ignored (``(0812) 3456.7890``, ``Tel: 0812...``); Unicode
-  digits (full-width, Arabic-Indic, Devanagari) count as digits.
+* All characters other than digits are ignored (``(0812) 3456.7890``, ``Tel: 0812...``); digits
+  typed in other scripts (full-width, Arabic-Indic, Devanagari, Thai) count as digits.
 
-The work is vectorised with numpy on a character matrix of the DISTINCT (value, country) pairs;
-libphonenumber is only consulted for per-country tables, once.
+Speed: the column is factorized first; the distinct values are joined into one buffer so that
+dropping non-digits is a single ``bytes.translate``; everything after is numpy on a byte matrix of
+the DISTINCT (value, default country) pairs. libphonenumber is only read for per-country tables,
+once per process.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ __all__ = [
     "MAX_DIGITS",
 ]
 
-MIN_DIGITS = 8  # shortest international number we accept (E.164 allows shorter, Meta's data rarely)
+MIN_DIGITS = 8  # a few tiny territories have 7-digit numbers; allowing them lets more junk through
 MAX_DIGITS = 15  # E.164 maximum
 MAX_INPUT_CHARS = 1000  # longer input is free text, not a phone number
 _MAX_RAW_DIGITS = MAX_DIGITS + 3  # '00' + trunk '0' may precede a full-length number

@@ -34,12 +34,13 @@ Field rules (Meta's "Customer Information Parameters"; where they leave room, th
 * ge: f/female/perempuan/wanita -> f; m/male/laki-laki/pria/l -> m; anything else dropped.
 * db: YYYYMMDD; dropped before 1900 or after today (UTC).
 * external_id: sha256 of the Konektor lead id as a decimal string.
-* fbc: kept if it is ``fb.1.<digits>.<something>``; otherwise built from fbclid (case kept) as
+* fbc: kept if it is ``fb.1.<digits>.<printable ASCII>``; otherwise built from fbclid (case kept) as
   ``fb.1.<lead_created_at in epoch ms>.<fbclid>``. fbclid must be URL-safe base64-ish
   (letters, digits, '_' and '-'), so a mangled landing URL does not produce a junk fbc.
 * fbp: kept if it is ``fb.1.<digits>.<digits>``.
-* client_ip_address: kept only if it is a valid IPv4 or IPv6 address. Meta rejects a whole batch
-  for one invalid parameter, so a bad IP must not reach it.
+* client_ip_address: trimmed, kept only if it is a valid IPv4 or IPv6 address (as written, not
+  canonicalised). Meta rejects a whole batch for one invalid parameter, so a bad IP must not
+  reach it.
 * client_user_agent: trimmed, never hashed.
 * lead_id: the Meta Lead Ads id (meta_lead_id), digits only, 1 to 20 of them, unhashed.
 """
@@ -55,6 +56,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from numpy.dtypes import StringDType
 
 from konektor_capi.hashing import factorize_text, hash_bytes, hash_distinct, take
 from konektor_capi.phones import normalise_factorized_phones
@@ -97,7 +99,7 @@ _ASCII_NON_LETTERS = re.compile(r"[\x00-\x40\x5b-\x60\x7b-\x7f]+")
 _NON_ALNUM = re.compile(r"[\W_]+")
 _NON_AZ = re.compile(r"[^a-z]+")
 _US_ZIP = re.compile(r"[0-9]{5}")
-_FBC = re.compile(r"fb\.1\.[0-9]+\..+", re.DOTALL)
+_FBC = re.compile(r"fb\.1\.[0-9]+\.[!-~]+")  # a cookie value: printable ASCII, no spaces
 _FBP = re.compile(r"fb\.1\.[0-9]+\.[0-9]+")
 _FBCLID = re.compile(r"[A-Za-z0-9_-]+")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -109,6 +111,7 @@ _GENDERS = {
     "female": "f",
     "perempuan": "f",
     "wanita": "f",
+    "p": "f",  # Indonesian forms: L (laki-laki) / P (perempuan)
     "m": "m",
     "male": "m",
     "lakilaki": "m",
@@ -358,10 +361,13 @@ def _matching(pattern: re.Pattern[str]) -> Batch:
 
 
 def _ipv6(value: str) -> str | None:
+    if "%" in value:  # a zone index ('fe80::1%eth0') means nothing outside the client's network
+        return None
     try:
-        return str(ipaddress.IPv6Address(value))
+        ipaddress.IPv6Address(value)
     except ValueError:
         return None
+    return value
 
 
 def _ips(texts: list[str]) -> list:
@@ -420,9 +426,9 @@ def _hash_rows(values: np.ndarray) -> np.ndarray:
     return take(hash_distinct(texts), codes)
 
 
-def _phones(df: pd.DataFrame) -> np.ndarray:
-    raw_codes, texts = factorize_text(df["phone"])
-    codes, numbers = normalise_factorized_phones(raw_codes, texts, df["default_country"], as_bytes=True)
+def _phones(phone: pd.Series, default_country: pd.Series | str) -> np.ndarray:
+    raw_codes, texts = factorize_text(phone)
+    codes, numbers = normalise_factorized_phones(raw_codes, texts, default_country, as_bytes=True)
     out = take(hash_bytes(numbers.tolist()), codes)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     if (lengths >= 64).any():  # pre-hashed phones pass through; the phone parser drops them
@@ -464,8 +470,8 @@ def _fbcs(df: pd.DataFrame) -> np.ndarray:
     ms, has_time = _epoch_ms(df["lead_created_at"].iloc[rows])
     rows, ms, clicks = rows[has_time], ms[has_time], fbclid[has_click][has_time]
     if rows.size:
-        built = "fb.1." + pd.Series(ms).astype(str).astype(object) + "." + pd.Series(clicks, dtype=object)
-        fbc[rows] = built.to_numpy(dtype=object)
+        built = np.strings.add(np.strings.add("fb.1.", ms.astype(StringDType())), ".")
+        fbc[rows] = np.strings.add(built, clicks.astype(StringDType())).astype(object)
     return fbc
 
 
@@ -485,7 +491,11 @@ def build_user_data(df: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise KeyError(f"build_user_data: input lacks columns {missing}")
 
-    default_country = _plain(df["default_country"], _each(_default_country))
+    workspace_codes, workspace_countries = factorize_text(df["default_country"])
+    default_country = take([_default_country(t) for t in workspace_countries], workspace_codes)
+    # One workspace country for the whole batch (the usual case) spares the phone parser a pass.
+    single = len(workspace_countries) == 1 and bool((workspace_codes == 0).all())
+    phone_country = workspace_countries[0] if single else df["default_country"]
     lead_country = _plain(df["country"], _each(_country))
     country = np.where(pd.isna(lead_country), default_country, lead_country)
     is_us = country == "us"
@@ -494,7 +504,7 @@ def build_user_data(df: pd.DataFrame) -> pd.DataFrame:
 
     columns = {
         "em": _hashed(df["email"], _emails),
-        "ph": _phones(df),
+        "ph": _phones(df["phone"], phone_country),
         "fn": _hashed(df["first_name"], letters),
         "ln": _hashed(df["last_name"], letters),
         "ct": _hashed(df["city"], letters),

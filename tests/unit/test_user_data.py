@@ -273,7 +273,7 @@ def test_country_names_work_without_pycountry(monkeypatch):
         ("laki laki", "m"),
         ("Pria", "m"),
         ("L", "m"),
-        ("P", None),  # deliberately not mapped (ambiguous)
+        ("P", "f"),  # Indonesian forms pair L (laki-laki) with P (perempuan)
         ("other", None),
         ("", None),
     ],
@@ -330,12 +330,14 @@ def test_fbc_kept_when_well_formed_else_built_from_fbclid():
         {"fbclid": "IwAR x"},  # not a click id
         {"fbclid": "IwAR2F4", "lead_created_at": pd.NaT},
         {"fbc": "fb.1.abc.def"},
+        {"fbc": "fb.1.123.ab cd"},
         {},
     )
     assert build_user_data(df)["fbc"].tolist() == [
         "fb.1.1554763741205.AbCdEf",
         f"fb.1.{CREATED_MS}.IwAR2F4-dbP0l7_Mn",  # case of fbclid kept
         f"fb.1.{CREATED_MS}.IwAR2F4-dbP0l7_Mn",
+        None,
         None,
         None,
         None,
@@ -368,8 +370,10 @@ def test_fbp(raw, kept):
     [
         (" 203.0.113.7 ", "203.0.113.7"),
         ("255.255.255.255", "255.255.255.255"),
-        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
-        ("::ffff:203.0.113.7", "::ffff:cb00:7107"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:DB8:0:0:0:0:0:1"),
+        ("::ffff:203.0.113.7", "::ffff:203.0.113.7"),
+        ("fe80::1%eth0", None),
+        ("2001:db8::g", None),
         ("256.1.1.1", None),
         ("203.0.113", None),
         ("01.2.3.4", None),
