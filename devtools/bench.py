@@ -1,0 +1,605 @@
+"""`make bench [BENCH_EVENTS=N]`: how fast one sync of N status changes is, and where the time goes.
+
+For each size (default BENCH_EVENTS, else 1,000,000; `--sizes 100000,1000000` runs several):
+
+1. Seeds a FRESH database (`konektor_bench` on the embedded PostgreSQL) with about N mapped status
+   changes from the demo generator (messy phones/emails, ~10% Click-to-WhatsApp, won leads with
+   values, two workspaces, five pixels). Not timed.
+2. Airflow end to end: one `airflow dags test meta_capi_sync` through `devtools.run_dag.run_dag` (the
+   `make sync` path) against the Graph API emulator (`--accept-any-token --no-store-events --quiet`)
+   on loopback. Timed from launch to exit, Airflow start-up included (its metadata DB is migrated
+   before the clock starts); peak RSS of the Airflow process tree sampled with psutil.
+3. In process, per stage: the pipeline's outputs are emptied (sync_logs, sync_runs, sync_watermark)
+   and the same run is done again by calling the core's stages one by one (devtools/bench_stages.py,
+   a timed copy of pipeline.sync_group): extract, normalise, validate, build, send (of which HTTP),
+   record.
+4. Baseline: the events our run sent, built and sent again with Meta's official SDK
+   (facebook-business; see devtools/bench_sdk.py for exactly what it does and is given).
+
+Events are (status change, pixel) pairs: each change goes to every enabled pixel of its workspace,
+about 2 per change with the demo's pixels. Every figure is measured here, on this machine; the
+emulator runs on the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import re
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg2
+
+from devtools import demo_data, embedded_pg, run_dag, stack
+from devtools.bench_sdk import SdkSender
+from devtools.bench_stages import OVERHEAD, PARTS, STAGES, run_staged
+from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
+from konektor_capi.db import make_engine
+from konektor_capi.extract import ExtractQuery, iter_changes
+from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
+from konektor_capi.mapping import EventMapping
+
+DEFAULT_EVENTS = 1_000_000
+DB_NAME = "konektor_bench"
+EMULATOR_ARGS = ("--accept-any-token", "--no-store-events", "--quiet")
+# demo_data.generate_changes: depth 1-4 with p = .45/.30/.20/.05; steps new, qualified, an end state
+# (won, won, lost, resubscribed) and lost. Mapped (not 'lost') changes per lead: 1 + .55 + .25 * .75.
+MAPPED_PER_LEAD = 1.7375
+MAPPED = ("new", "qualified", "won", "resubscribed")
+MIB = 1024 * 1024
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass
+class Dataset:
+    db_uri: str
+    leads: int
+    changes: int  # every status change, 'lost' included
+    mapped: int  # changes whose status becomes a Meta event: "the N status changes"
+    pairs: int  # (mapped change, enabled pixel): the events the run must give an outcome
+    ctwa_share: float  # mapped changes of Click-to-WhatsApp leads
+    won_share: float
+    won_with_value_share: float
+    seed_seconds: float
+
+
+def seed_dataset(server_uri: str, n_changes: int, dbname: str = DB_NAME) -> Dataset:
+    started = time.perf_counter()
+    db_uri = embedded_pg.recreate_database(server_uri, dbname)
+    n_leads = max(1, round(n_changes / MAPPED_PER_LEAD))
+    seeded = demo_data.seed(db_uri, n_leads=n_leads, now=demo_data.now_utc())
+    conn = psycopg2.connect(db_uri)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE coalesce(btrim(l.ctwa_clid), '') <> ''),
+                       count(*) FILTER (WHERE c.to_status = 'won'),
+                       count(*) FILTER (WHERE c.to_status = 'won' AND l.deal_value IS NOT NULL)
+                FROM lead_status_changes c JOIN leads l ON l.id = c.lead_id
+                WHERE c.to_status = ANY(%s)
+                """,
+                (list(MAPPED),),
+            )
+            mapped, ctwa, won, won_value = cur.fetchone()
+            cur.execute(
+                """
+                SELECT count(*) FROM lead_status_changes c
+                JOIN leads l ON l.id = c.lead_id
+                JOIN meta_pixels p ON p.workspace_id = l.workspace_id AND p.enabled
+                WHERE c.to_status = ANY(%s)
+                """,
+                (list(MAPPED),),
+            )
+            pairs = cur.fetchone()[0]
+    finally:
+        conn.close()
+    share = 1 / max(mapped, 1)
+    return Dataset(db_uri, seeded.leads, seeded.changes, mapped, pairs, ctwa * share, won * share,
+                   won_value * share, time.perf_counter() - started)  # fmt: skip
+
+
+def reset_outputs(db_uri: str) -> None:
+    """Empties what a run writes, so the next run does the same work again on the same data."""
+    conn = psycopg2.connect(db_uri)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("TRUNCATE sync_logs, sync_runs, sync_watermark")
+            cur.execute("VACUUM ANALYZE sync_logs")
+    finally:
+        conn.close()
+
+
+def outcome_counts(db_uri: str) -> dict[str, Any]:
+    conn = psycopg2.connect(db_uri)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT status, count(*) FROM sync_logs GROUP BY status ORDER BY status")
+            by_status = {s: int(n) for s, n in cur.fetchall()}
+            cur.execute("SELECT count(DISTINCT status_change_id) FROM sync_logs")
+            changes = int(cur.fetchone()[0])
+    finally:
+        conn.close()
+    return {"by_status": by_status, "recorded": sum(by_status.values()), "changes_with_outcome": changes}
+
+
+def pixel_settings(db_uri: str) -> tuple[dict[str, str], dict[str, str | None]]:
+    conn = psycopg2.connect(db_uri)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pixel_id, capi_access_token, test_event_code FROM meta_pixels")
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    return {p: t for p, t, _ in rows if t}, {p: c for p, _, c in rows}
+
+
+def sent_events(db_uri: str):
+    """What our run sent (accepted): the rows and decisions the SDK baseline is given."""
+    import pandas as pd
+
+    conn = psycopg2.connect(db_uri)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT status_change_id, pixel_id, event_name, action_source, event_id, waba_id "
+                "FROM sync_logs WHERE status IN ('accepted', 'partial_failure')"
+            )
+            return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# memory
+
+
+class RssSampler:
+    """Peak RSS of this process's child process trees (minus `exclude` and theirs), or of `self_only`."""
+
+    def __init__(self, exclude: set[int] = frozenset(), interval: float = 0.1, self_only: bool = False):
+        self.exclude = set(exclude)
+        self.interval = interval
+        self.self_only = self_only
+        self.peak_tree = 0
+        self.peak_single = 0
+        self.peak_single_name = ""
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _processes(self) -> list[psutil.Process]:
+        me = psutil.Process()
+        if self.self_only:
+            return [me]
+        out: list[psutil.Process] = []
+        for child in me.children(recursive=False):
+            if child.pid in self.exclude:
+                continue
+            out.append(child)
+            with contextlib.suppress(psutil.Error):
+                out.extend(child.children(recursive=True))
+        return out
+
+    def _sample(self) -> None:
+        total = 0
+        for proc in self._processes():
+            try:
+                rss = proc.memory_info().rss
+                name = " ".join(proc.cmdline()[1:4]) or proc.name()
+            except psutil.Error:
+                continue
+            total += rss
+            if rss > self.peak_single:
+                self.peak_single, self.peak_single_name = rss, name
+        self.peak_tree = max(self.peak_tree, total)
+        self.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+
+# ------------------------------------------------------------------------------------------------
+# phases
+
+_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
+_TASK = re.compile(r"\[DAG TEST\] (starting|end task) task_id=(\w+) map_index=(-?\d+)")
+
+
+def airflow_timeline(log_path: Path, launched: float, ended: float) -> dict[str, float]:
+    """From `airflow dags test`'s log: start-up (launch to first task), seconds per task id, tear-down."""
+    first = last = None
+    open_tasks: dict[tuple[str, str], float] = {}
+    per_task: dict[str, float] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        ts = _TS.match(line)
+        task = _TASK.search(line)
+        if not ts or not task:
+            continue
+        when = datetime.fromisoformat(ts.group(1)).replace(tzinfo=UTC).timestamp()
+        kind, task_id, index = task.groups()
+        if kind == "starting":
+            first = when if first is None else first
+            open_tasks[(task_id, index)] = when
+        elif (task_id, index) in open_tasks:
+            per_task[task_id] = per_task.get(task_id, 0.0) + when - open_tasks.pop((task_id, index))
+            last = when
+    if first is None or last is None:
+        return {}
+    return {"startup": first - launched, **{f"task_{k}": v for k, v in per_task.items()},
+            "between_tasks": (last - first) - sum(per_task.values()), "teardown": ended - last}  # fmt: skip
+
+
+def airflow_phase(data: Dataset, emulator) -> dict[str, Any]:
+    graph_conn = json.dumps(
+        {"conn_type": "http", "host": emulator.base_url, "extra": {"api_version": "v25.0"}}
+    )
+    stack.ensure_airflow_db(stack.airflow_env())  # a one-off install step, not part of a run
+    admin = EmulatorAdmin(emulator.base_url)
+    admin.reset()
+    with RssSampler(exclude={emulator.pid}) as rss:
+        launched = time.time()
+        started = time.perf_counter()
+        code = run_dag.run_dag(data.db_uri, graph_conn)
+        wall = time.perf_counter() - started
+        ended = time.time()
+    outcomes = outcome_counts(data.db_uri)
+    stats = admin.stats()
+    return {
+        "exit_code": code,
+        "seconds": wall,
+        "peak_rss_tree": rss.peak_tree,
+        "peak_rss_single": rss.peak_single,
+        "peak_rss_single_process": rss.peak_single_name,
+        "rss_samples": rss.samples,
+        "timeline": airflow_timeline(stack.AIRFLOW_HOME / "last_run.log", launched, ended),
+        "outcomes": outcomes,
+        "emulator": {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")},
+    }
+
+
+def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict[str, Any]:
+    reset_outputs(data.db_uri)
+    admin = EmulatorAdmin(emulator.base_url)
+    admin.reset()
+    engine = make_engine(embedded_pg.sqlalchemy_url(data.db_uri))
+    client = GraphApiClient(GraphApiConfig(base_url=emulator.base_url, api_version="v25.0"))
+    profiler = cProfile.Profile() if profile else None
+    try:
+        with RssSampler(self_only=True) as rss:
+            if profiler:
+                profiler.enable()
+            staged = run_staged(engine, client)
+            if profiler:
+                profiler.disable()
+    finally:
+        client.close()
+        engine.dispose()
+    stats = admin.stats()
+    timer = staged.timer
+    stages = {name: {"seconds": timer.seconds.get(name, 0.0), "rows": timer.rows.get(name, 0)}
+              for name in (*STAGES, *PARTS, *OVERHEAD)}  # fmt: skip
+    # A stage as reported includes its parts (send its HTTP wait); the exclusive timer kept them apart.
+    for part, parent in PARTS.items():
+        stages[parent]["seconds"] += stages[part]["seconds"]
+    result = {
+        "seconds": staged.wall_seconds,
+        "stages": stages,
+        "groups": staged.groups,
+        "requests": staged.requests,
+        "pairs": staged.summary["pairs"],
+        "recorded": staged.summary["recorded"],
+        "failed": staged.summary["failed"],
+        "outcomes": staged.outcomes,
+        "changes_with_outcome": outcome_counts(data.db_uri)["changes_with_outcome"],
+        "peak_rss_bench_process": rss.peak_tree,
+        "run": staged.run.to_dict(),
+        "emulator": {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")},
+    }
+    if profiler:
+        result["profile"] = _profile_report(profiler, profile)
+    return result
+
+
+def _profile_report(profiler: cProfile.Profile, out_path: str, top: int = 30) -> str:
+    profiler.dump_stats(out_path)
+    buf = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buf).strip_dirs()
+    buf.write(f"cProfile of the in-process run (pstats file: {out_path}); top {top} by own time\n")
+    stats.sort_stats("tottime").print_stats(top)
+    buf.write(f"top {top} by cumulative time\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+def sdk_phase(data: Dataset, emulator, run: dict[str, Any], page_size: int = 50_000) -> dict[str, Any]:
+    """The SDK baseline over the same extracted rows, restricted to the events our run sent."""
+    sent = sent_events(data.db_uri).set_index(["status_change_id", "pixel_id"])
+    reset_outputs(data.db_uri)  # the extract leaves out pairs that have an outcome: see them all again
+    admin = EmulatorAdmin(emulator.base_url)
+    admin.reset()
+    tokens, test_codes = pixel_settings(data.db_uri)
+    mapping = EventMapping()
+    query = ExtractQuery(
+        window_start=datetime.fromisoformat(run["window_start"]),
+        window_end=datetime.fromisoformat(run["window_end"]),
+        statuses=mapping.statuses,
+        messaging_statuses=mapping.messaging_statuses,
+    )
+    engine = make_engine(embedded_pg.sqlalchemy_url(data.db_uri))
+    sender = SdkSender(emulator.base_url, tokens, test_codes)
+    extract_seconds = 0.0
+    try:
+        pages = iter_changes(engine, query, page_size=page_size)
+        while True:
+            started = time.perf_counter()
+            page = next(pages, None)
+            extract_seconds += time.perf_counter() - started
+            if page is None:
+                break
+            # Untimed: keep the rows our run sent, with its per-row decisions (see bench_sdk).
+            rows = page.drop(columns=["pixel_waba_id"]).join(sent, on=["status_change_id", "pixel_id"],
+                                                              how="inner")  # fmt: skip
+            sender.add_rows(rows)
+        result = sender.flush()
+    finally:
+        engine.dispose()
+    stats = admin.stats()
+    emulator_stats = {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")}
+    return {**asdict(result), "seconds": result.seconds, "normalise_seconds": result.normalise_seconds,
+            "extract_seconds": extract_seconds, "expected_events": len(sent),
+            "emulator": emulator_stats}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# one size, several sizes
+
+
+@dataclass
+class BenchResult:
+    n_events: int
+    data: Dataset
+    airflow: dict[str, Any] | None = None
+    inprocess: dict[str, Any] | None = None
+    sdk: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ours_seconds(self) -> float | None:
+        """Ours, like for like with the SDK: normalise + validate + build + send + record."""
+        if not self.inprocess:
+            return None
+        stages = self.inprocess["stages"]
+        return sum(stages[s]["seconds"] for s in ("normalise", "validate", "build", "send", "record"))
+
+    @property
+    def sdk_ratio(self) -> float | None:
+        if not self.sdk or not self.ours_seconds:
+            return None
+        return self.sdk["seconds"] / self.ours_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("data")
+        out["data"] = {k: v for k, v in asdict(self.data).items() if k != "db_uri"}
+        out["ours_seconds"] = self.ours_seconds
+        out["sdk_ratio"] = self.sdk_ratio
+        if out.get("inprocess"):
+            out["inprocess"].pop("profile", None)
+        return out
+
+
+def run_bench(
+    n_events: int,
+    *,
+    server_uri: str | None = None,
+    dbname: str = DB_NAME,
+    airflow: bool = True,
+    inprocess: bool = True,
+    sdk: bool = True,
+    profile: str | None = None,
+    log=print,
+) -> BenchResult:
+    server_uri = server_uri or embedded_pg.start()
+    log(f"[bench] seeding ~{n_events:,} mapped status changes into {dbname} (not timed) ...")
+    data = seed_dataset(server_uri, n_events, dbname)
+    log(f"[bench] seeded {data.leads:,} leads, {data.changes:,} changes ({data.mapped:,} mapped, "
+        f"{data.pairs:,} change x pixel events) in {data.seed_seconds:.1f}s")  # fmt: skip
+    result = BenchResult(n_events, data)
+    with start_emulator(extra_args=EMULATOR_ARGS) as emulator:
+        if airflow:
+            log("[bench] Airflow end to end (airflow dags test meta_capi_sync) ...")
+            result.airflow = airflow_phase(data, emulator)
+            log(f"[bench]   exit {result.airflow['exit_code']} in {result.airflow['seconds']:.1f}s")
+        if inprocess or sdk:
+            log("[bench] in process, stage by stage ...")
+            result.inprocess = inprocess_phase(data, emulator, profile)
+            log(f"[bench]   {result.inprocess['seconds']:.1f}s")
+        if sdk:
+            log("[bench] facebook-business SDK baseline ...")
+            result.sdk = sdk_phase(data, emulator, result.inprocess["run"])
+            log(f"[bench]   {result.sdk['seconds']:.1f}s")
+    return result
+
+
+def _rate(n: float, seconds: float) -> str:
+    return f"{n / seconds:,.0f}" if seconds > 0 else "-"
+
+
+def _row(label: str, seconds, rows, rate=None) -> str:
+    """One table row: label, seconds, rows, rows/s (headers when given strings)."""
+    if isinstance(seconds, str):
+        return f"  {label:<22}{seconds:>9}{rows:>12}{rate:>12}"
+    text = f"  {label:<22}{seconds:>9.2f}"
+    if rows is not None:
+        text += f"{rows:>12,}{_rate(rows, seconds):>12}"
+    return text
+
+
+def format_report(r: BenchResult) -> str:
+    d = r.data
+    lines = [
+        "",
+        f"== konektor-capi-sync benchmark: {d.mapped:,} mapped status changes "
+        f"(BENCH_EVENTS={r.n_events:,}) ==",
+        f"data: {d.leads:,} leads, {d.changes:,} changes of which {d.mapped:,} map to a Meta event; "
+        f"{d.pairs:,} events (change x enabled pixel); CTWA {d.ctwa_share:.1%}, won {d.won_share:.1%} "
+        f"(with value {d.won_with_value_share:.1%}); seeded in {d.seed_seconds:.1f}s (not timed)",
+    ]
+    if r.inprocess:
+        ip = r.inprocess
+        st = ip["stages"]
+        lines += ["", "in process, per stage (rows = change x pixel events through the stage):",
+                  _row("stage", "seconds", "rows", "rows/s")]  # fmt: skip
+        for name in STAGES:
+            lines.append(_row(name, st[name]["seconds"], st[name]["rows"]))
+            for part, label in (("http", "HTTP"), ("gx_setup", "GX set-up")):
+                if PARTS[part] == name:
+                    lines.append(_row(f"  of which {label}", st[part]["seconds"], st[part]["rows"] or None))
+        lines.append(_row("plan+finish", st["plan"]["seconds"] + st["finish"]["seconds"], None))
+        lines.append(_row("total", ip["seconds"], ip["pairs"])
+                     + f"   ({_rate(d.mapped, ip['seconds'])} changes/s; {ip['groups']} groups, "
+                     f"{ip['requests']} requests)")  # fmt: skip
+        lines.append(f"  outcomes: {ip['outcomes']}; {ip['recorded']:,} of {ip['pairs']:,} pairs recorded, "
+                     f"{ip['changes_with_outcome']:,} changes with an outcome; emulator "
+                     f"{ip['emulator']['handler_seconds']:.1f} CPU-s")  # fmt: skip
+    if r.airflow:
+        af = r.airflow
+        lines += ["", "end to end through Airflow (airflow dags test, start-up included):"]
+        lines.append(f"  {af['seconds']:.1f}s, exit {af['exit_code']}: "
+                     f"{_rate(d.pairs, af['seconds'])} events/s, "
+                     f"{_rate(d.mapped, af['seconds'])} status changes/s")  # fmt: skip
+        lines.append(f"  peak RSS: {af['peak_rss_tree'] / MIB:,.0f} MiB (Airflow process tree, sum of RSS); "
+                     f"largest single process {af['peak_rss_single'] / MIB:,.0f} MiB "
+                     f"({af['peak_rss_single_process']})")  # fmt: skip
+        tl = af["timeline"]
+        if tl:
+            parts = ", ".join(f"{k.removeprefix('task_')} {v:.1f}s" for k, v in tl.items())
+            lines.append(f"  timeline: {parts}")
+        oc = af["outcomes"]
+        lines.append(f"  outcomes: {oc['by_status']}; {oc['recorded']:,} of {d.pairs:,} pairs, "
+                     f"{oc['changes_with_outcome']:,} of {d.mapped:,} changes")  # fmt: skip
+    if r.sdk:
+        sdk = r.sdk
+        ours = r.ours_seconds
+        n = sdk["events"]
+        lines += ["", "facebook-business 26.0.3 baseline over the same rows (the events our run sent):"]
+        lines.append(_row("", "seconds", "events", "events/s"))
+        lines.append(_row("SDK objects", sdk["objects_seconds"], n))
+        lines.append(_row("SDK normalise+JSON", sdk["normalise_seconds"], n))
+        lines.append(_row("SDK HTTP", sdk["http_seconds"], n))
+        lines.append(_row("SDK total", sdk["seconds"], n)
+                     + f"   ({sdk['requests']} requests, {sdk['events_received']:,} received"
+                     f"{', errors ' + str(sdk['errors']) if sdk['errors'] else ''})")  # fmt: skip
+        if ours:
+            lines.append(
+                _row("ours normalise..record", ours, n)
+                + f"   (the same {n:,} sent events, plus {d.pairs - n:,} skipped ones)"
+            )
+            lines.append(f"  ours / SDK speed: {r.sdk_ratio:.2f}x")
+        lines += [
+            "  ours = normalise + validate + build + send (JSON + HTTP) + record, over every event of the",
+            "         run (skipped ones validated and recorded too); extract, plan and finish excluded.",
+            "  SDK  = rows -> UserData/CustomData/Event objects + the SDK's normalise/hash + json.dumps +",
+            "         HTTP, over the sent events only; given our event name, action_source, event_id and",
+            "         WABA per row; no validation, no recording; extract excluded. The SDK adds no country",
+            "         calling code to local phone numbers (a speed baseline, not a match-quality one).",
+        ]
+    return "\n".join(lines)
+
+
+def format_scaling(results: list[BenchResult]) -> str:
+    lines = ["", "== scaling =="]
+    lines.append(f"  {'changes':>10}{'events':>11}{'airflow s':>11}{'ev/s':>10}{'peak RSS MiB':>14}"
+                 f"{'in-proc s':>11}{'SDK s':>8}{'ours/SDK':>10}")  # fmt: skip
+    for r in results:
+        af, ip = r.airflow or {}, r.inprocess or {}
+        lines.append(
+            f"  {r.data.mapped:>10,}{r.data.pairs:>11,}{af.get('seconds', float('nan')):>11.1f}"
+            f"{_rate(r.data.pairs, af['seconds']) if af else '-':>10}"
+            f"{af.get('peak_rss_tree', 0) / MIB:>14,.0f}{ip.get('seconds', float('nan')):>11.1f}"
+            f"{(r.sdk or {}).get('seconds', float('nan')):>8.1f}{(r.sdk_ratio or float('nan')):>10.2f}"
+        )
+    small, big = results[0], results[-1]
+    if small is not big:
+        scale = big.data.mapped / small.data.mapped
+        for label, a, b in (
+            ("airflow", (small.airflow or {}).get("seconds"), (big.airflow or {}).get("seconds")),
+            ("in-process", (small.inprocess or {}).get("seconds"), (big.inprocess or {}).get("seconds")),
+        ):
+            if a and b:
+                lines.append(f"  time({big.data.mapped:,})/time({small.data.mapped:,}) {label}: {b / a:.2f} "
+                             f"(data x{scale:.2f})")  # fmt: skip
+        if small.airflow and big.airflow:
+            lines.append(f"  peak RSS {small.airflow['peak_rss_tree'] / MIB:,.0f} -> "
+                         f"{big.airflow['peak_rss_tree'] / MIB:,.0f} MiB")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(s.replace("_", ""))) for s in text.split(",") if s.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=lambda s: int(float(s.replace("_", ""))),
+                        default=int(os.environ.get("BENCH_EVENTS") or DEFAULT_EVENTS),
+                        help="mapped status changes (default: $BENCH_EVENTS, else 1e6)")  # fmt: skip
+    parser.add_argument("--sizes", type=_sizes, default=None,
+                        help="several sizes in one go, e.g. 100000,1000000 (overrides --events)")  # fmt: skip
+    parser.add_argument("--db", default=DB_NAME, help="database to (re)create on the embedded server")
+    parser.add_argument("--no-airflow", action="store_true", help="skip the end-to-end Airflow run")
+    parser.add_argument("--no-sdk", action="store_true", help="skip the facebook-business baseline")
+    parser.add_argument("--profile", metavar="FILE", default=None,
+                        help="cProfile the in-process run (pstats to FILE)")  # fmt: skip
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    results = []
+    for n in args.sizes or [args.events]:
+        result = run_bench(n, dbname=args.db, airflow=not args.no_airflow, sdk=not args.no_sdk,
+                           profile=args.profile)  # fmt: skip
+        print(format_report(result), flush=True)
+        if result.inprocess and result.inprocess.get("profile"):
+            print("\n" + result.inprocess["profile"])
+        results.append(result)
+    if len(results) > 1:
+        print(format_scaling(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    failed = [r for r in results if r.airflow and r.airflow["exit_code"] != 0]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
