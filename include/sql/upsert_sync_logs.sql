@@ -4,7 +4,7 @@ INSERT INTO sync_logs AS s (
     status_change_id, pixel_id, lead_id, workspace_id, waba_id, event_name, event_id, action_source,
     event_time, status, reason, error_code, error_subcode, fbtrace_id, attempts, run_id)
 SELECT status_change_id, pixel_id, lead_id, workspace_id, waba_id, event_name, event_id, action_source,
-       event_time, status, reason, error_code, error_subcode, fbtrace_id, attempts, run_id
+       to_timestamp(event_time), status, reason, error_code, error_subcode, fbtrace_id, attempts, run_id
 FROM sync_logs_staging
 ON CONFLICT (status_change_id, pixel_id) DO UPDATE SET
     waba_id       = excluded.waba_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -35,22 +35,24 @@ def raw_connection(engine: sa.Engine) -> Iterator:
         conn.close()
 
 
-def copy_rows(cur, table: str, columns: Iterable[str], rows: Iterable[Iterable]) -> None:
-    """COPY rows into a (temporary) table: the fastest way to hand PostgreSQL many rows."""
-    buf = io.StringIO()
-    for row in rows:
-        buf.write("\t".join(_copy_value(v) for v in row))
-        buf.write("\n")
-    buf.seek(0)
-    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buf)
+# COPY's text format: backslash, tab, newline and carriage return must be escaped inside values.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"
 
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, float) and value != value:  # NaN
-        return "\\N"
-    text = str(value)
-    if any(c in text for c in "\\\t\n\r"):
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+def copy_text_column(values) -> list[str]:
+    """One column in COPY text format, built column-wise: per-value Python only where it must be."""
+    if values.dtype.kind in "iub":
+        return values.astype(str).tolist()
+    if values.dtype.kind == "f":
+        text = values.astype(str)
+        return text.where(values.notna(), NULL).tolist()
+    return [NULL if v is None or v != v else str(v).translate(_COPY_ESCAPES) for v in values.tolist()]
+
+
+def copy_frame(cur, table: str, frame) -> None:
+    """COPY a DataFrame into a (temporary) table: the fastest way to hand PostgreSQL many rows."""
+    columns = [copy_text_column(frame[c]) for c in frame.columns]
+    body = "\n".join(map("\t".join, zip(*columns, strict=True)))
+    buf = io.StringIO(body + "\n" if body else "")
+    cur.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN", buf)

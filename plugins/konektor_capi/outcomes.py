@@ -39,7 +39,7 @@ def outcome_frame(
             "event_name": events["event_name"].to_numpy(),
             "event_id": events["event_id"].to_numpy(),
             "action_source": events["action_source"].to_numpy(),
-            "event_time": events["changed_at"].to_numpy(),
+            "event_time": events["event_time"].to_numpy(),
             "status": status,
             "reason": reason.to_numpy() if isinstance(reason, pd.Series) else reason,
             "error_code": error_code,

@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from konektor_capi import sql
-from konektor_capi.db import copy_rows
+from konektor_capi.db import copy_frame
 from konektor_capi.outcomes import COLUMNS
 
 
@@ -29,20 +29,17 @@ class OutcomeRecorder:
         if outcomes.empty:
             return
         frame = outcomes.loc[:, list(COLUMNS)]
-        event_time = pd.to_datetime(frame["event_time"], utc=True)
-        frame = frame.assign(event_time=event_time.dt.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        frame = frame.astype("object").where(frame.notna(), None)
         try:
             with self._conn.cursor() as cur:
-                copy_rows(cur, "sync_logs_staging", COLUMNS, frame.itertuples(index=False, name=None))
+                copy_frame(cur, "sync_logs_staging", frame)
                 cur.execute(sql.load("upsert_sync_logs"))
             self._conn.commit()
         except BaseException:
             self._conn.rollback()
             raise
-        key = list(zip(frame["pixel_id"], frame["event_name"], frame["status"], strict=True))
-        self.counts.update(key)
-        self.reasons.update(r for r in frame["reason"] if r is not None)
+        names = frame["event_name"].fillna("-")
+        self.counts.update(zip(frame["pixel_id"], names, frame["status"], strict=True))
+        self.reasons.update(r for r in frame["reason"].tolist() if isinstance(r, str))
 
     def close(self) -> None:
         self._raw.close()
