@@ -1,12 +1,13 @@
 """Streams a run's work out of Konektor's database in pages, so memory does not grow with the backlog.
 
-Each page is one COPY ... TO STDOUT of the extract query, read by pandas' C CSV parser: far faster than
-fetching rows through the DB-API one tuple at a time.
+The rows arrive as COPY ... TO STDOUT CSV, read by pandas' C CSV parser: far faster than fetching
+rows through the DB-API one tuple at a time.
 """
 
 from __future__ import annotations
 
-import io
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,6 @@ _DTYPES = {
     "changed_at": "object",
     "lead_created_at": "object",
 }
-EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
 @dataclass(frozen=True)
@@ -57,40 +57,42 @@ class ExtractQuery:
 
 
 def iter_changes(engine: sa.Engine, query: ExtractQuery, page_size: int = 50_000) -> Iterator[pd.DataFrame]:
-    """Pages of (status change x pixel) rows still lacking a final outcome, in (changed_at, id) order."""
-    after_changed_at, after_id = EPOCH, 0
-    template = sql.load("extract_changes")
-    with raw_connection(engine) as conn, conn.cursor() as cur:
-        cur.execute("SET TIME ZONE 'UTC'")
-        while True:
-            params = {**query.params(), "after_changed_at": after_changed_at, "after_id": after_id,
-                      "page_size": page_size}  # fmt: skip
-            statement = cur.mogrify(template, params).decode()
-            buf = io.StringIO()
-            cur.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
-            buf.seek(0)
-            page = _read_page(buf)
-            if page is None:
-                return
-            if not page.empty:
-                yield page
-            # The cursor moves on changes, not on (change, pixel) rows, and past changes whose pixels
-            # were all done already: ask where the page of changes ended.
-            cur.execute(_page_end_sql(), params)
-            last = cur.fetchone()
-            if last is None or last[0] is None:
-                return
-            after_changed_at, after_id = last
+    """Pages of (status change x pixel) rows still lacking a final outcome.
+
+    PostgreSQL streams one COPY into a pipe from a background thread while pandas parses it page by
+    page, so the database does one pass over the window and memory holds one page at a time.
+    """
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with open(write_fd, "wb") as sink, raw_connection(engine) as conn, conn.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+                statement = cur.mogrify(sql.load("extract_changes"), query.params()).decode()
+                cur.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER true)", sink)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            failure.append(exc)
+
+    producer = threading.Thread(target=produce, name="extract-copy", daemon=True)
+    producer.start()
+    try:
+        with open(read_fd, "rb") as source:
+            try:
+                reader = pd.read_csv(source, dtype=_DTYPES, keep_default_na=False, na_values=[""],
+                                     chunksize=page_size)  # fmt: skip
+            except pd.errors.EmptyDataError:  # the producer failed before the header
+                reader = iter(())
+            for chunk in reader:
+                if not chunk.empty:
+                    yield _prepare(chunk)
+    finally:
+        producer.join()
+    if failure and not isinstance(failure[0], BrokenPipeError):
+        raise failure[0]
 
 
-def _page_end_sql() -> str:
-    return sql.load("extract_page_end")
-
-
-def _read_page(buf: io.StringIO) -> pd.DataFrame | None:
-    if buf.getvalue().count("\n") <= 1:
-        return pd.DataFrame(columns=list(_DTYPES)) if buf.getvalue() else None
-    frame = pd.read_csv(buf, dtype=_DTYPES, keep_default_na=False, na_values=[""])
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype({c: "object" for c in TEXT_COLUMNS})
     for column in TEXT_COLUMNS:
         frame[column] = frame[column].where(frame[column].notna(), None)
