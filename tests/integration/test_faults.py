@@ -202,3 +202,21 @@ def test_crash_during_extract_leaves_nothing_half_done_and_the_rerun_finishes(
     monkeypatch.undo()
     sync_once(engine, client, "run-x")
     assert statuses(konektor, GOOD) == statuses(konektor, BAD) == {"accepted": len(changes)}
+
+
+def test_watermark_stays_put_while_any_pair_of_the_window_lacks_an_outcome(
+    engine, client, konektor, meta, two_pixels, monkeypatch
+):
+    from konektor_capi.pipeline import IncompleteRun, finish_run
+
+    leads_with_changes(konektor, two_pixels, 50)
+    mapping = EventMapping()
+    run = open_run(engine, "partial-run", mode="hourly", window_end=now())
+    groups = plan_groups(engine, run, mapping)
+    sync_group(engine, client, run, [g for g in groups if g.pixel_id == GOOD][0], mapping)
+    # the BAD pixel's task crashed before it recorded anything: finish must refuse to move on
+    with pytest.raises(IncompleteRun, match="50 of 100"):
+        finish_run(engine, run, mapping)
+    assert konektor.execute("SELECT count(*) FROM sync_watermark") == [(0,)]
+    sync_once(engine, client, "partial-run")  # the rerun completes the window
+    assert konektor.execute("SELECT watermark FROM sync_watermark") == [(run.window_end,)]

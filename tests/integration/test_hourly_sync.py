@@ -199,3 +199,12 @@ def test_token_travels_in_the_body_and_never_reaches_logs_or_tables(engine, clie
     assert "tok-a" not in emulator.read_log()
     stored = meta.events(pixel_id="1000000000000001")
     assert stored and "access_token" not in str(stored)
+
+
+def test_pixel_test_event_code_routes_events_to_test_events(engine, client, konektor, meta):
+    ws = konektor.workspace(1)
+    konektor.pixel(ws, "1100000000000001", token="tok", test_event_code="TEST4242")
+    meta.register_pixels({"1100000000000001": "tok"})
+    konektor.change(konektor.lead(ws), "new")
+    sync_once(engine, client)
+    assert [e["test_event_code"] for e in meta.events(pixel_id="1100000000000001")] == ["TEST4242"]
