@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from airflow.sdk.log import mask_secret
 
 from konektor_capi.db import make_engine
@@ -22,6 +25,15 @@ class PixelSyncFailed(RuntimeError):
     """Some events of a group failed: the task fails so the group shows, and reruns, on its own."""
 
 
+@contextmanager
+def _konektor_db() -> Iterator[sa.Engine]:
+    engine = make_engine(konektor_db_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _mapping() -> EventMapping:
     return EventMapping.from_config(event_mapping_config())
 
@@ -35,22 +47,16 @@ def open_run_task(context) -> dict:
         context.get("data_interval_end") or context.get("logical_date"),
         datetime.now(UTC),
     )
-    engine = make_engine(konektor_db_url())
-    try:
+    with _konektor_db() as engine:
         run = open_run(engine, dag_run.run_id, **request)
-    finally:
-        engine.dispose()
     log.info("run %s (%s): window %s .. %s", run.run_id, run.mode, run.window_start, run.window_end)
     return run.to_dict()
 
 
 def plan_task(run: dict) -> list[dict]:
     spec = RunSpec.from_dict(run)
-    engine = make_engine(konektor_db_url())
-    try:
+    with _konektor_db() as engine:
         groups = plan_groups(engine, spec, _mapping())
-    finally:
-        engine.dispose()
     pending = sum(g.pending for g in groups)
     log.info("%d group(s) with %d unfinished (change, pixel) pair(s)", len(groups), pending)
     return [g.to_dict() for g in groups]
@@ -58,13 +64,12 @@ def plan_task(run: dict) -> list[dict]:
 
 def sync_group_task(run: dict, group: dict) -> dict:
     spec, grp = RunSpec.from_dict(run), Group.from_dict(group)
-    engine = make_engine(konektor_db_url())
     client = GraphApiClient(graph_api_config())
     try:
-        result = sync_group(engine, client, spec, grp, _mapping(), on_secret=mask_secret)
+        with _konektor_db() as engine:
+            result = sync_group(engine, client, spec, grp, _mapping(), on_secret=mask_secret)
     finally:
         client.close()
-        engine.dispose()
     summary = result.to_dict()
     for validation in result.validation:
         log.info("validation %s: %s", grp.label, validation)
@@ -77,11 +82,8 @@ def sync_group_task(run: dict, group: dict) -> dict:
 
 def finish_run_task(run: dict) -> dict:
     spec = RunSpec.from_dict(run)
-    engine = make_engine(konektor_db_url())
-    try:
+    with _konektor_db() as engine:
         summary = finish_run(engine, spec, _mapping())
-    finally:
-        engine.dispose()
     log.info("run summary\n%s", format_summary(summary))
     if summary.get("failed") and not spec.dry_run:
         raise PixelSyncFailed(f"{summary['failed']} event(s) of this run's window failed; see sync_logs")
