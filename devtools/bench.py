@@ -9,10 +9,10 @@ For each size (default BENCH_EVENTS, else 1,000,000; `--sizes 100000,1000000` ru
    `make sync` path) against the Graph API emulator (`--accept-any-token --no-store-events --quiet`)
    on loopback. Timed from launch to exit, Airflow start-up included (its metadata DB is migrated
    before the clock starts); peak RSS of the Airflow process tree sampled with psutil.
-3. In process, per stage: the pipeline's outputs are emptied (sync_logs, sync_runs, sync_watermark)
-   and the same run is done again by calling the core's stages one by one (devtools/bench_stages.py,
-   a timed copy of pipeline.sync_group): extract, normalise, validate, build, send (of which HTTP),
-   record.
+3. In process, per stage: the pipeline's outputs are emptied (its tables: sync_logs, sync_runs, ...)
+   and the same run is done again in this process through the pipeline's own functions, with a
+   timer around each stage (devtools/bench_stages.py): extract, normalise, validate, build, send (of
+   which HTTP), record.
 4. Baseline: the events our run sent, built and sent again with Meta's official SDK
    (facebook-business; see devtools/bench_sdk.py for exactly what it does and is given).
 
@@ -26,14 +26,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import fcntl
 import io
 import json
 import os
 import pstats
 import re
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +49,7 @@ from devtools import demo_data, embedded_pg, run_dag, stack
 from devtools.bench_sdk import SdkSender
 from devtools.bench_stages import OVERHEAD, PARTS, STAGES, run_staged
 from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
+from konektor_capi import sql
 from konektor_capi.db import make_engine
 from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
@@ -59,6 +63,7 @@ EMULATOR_ARGS = ("--accept-any-token", "--no-store-events", "--quiet")
 MAPPED_PER_LEAD = 1.7375
 MAPPED = ("new", "qualified", "won", "resubscribed")
 MIB = 1024 * 1024
+LOCK_DIR = stack.REPO / ".run" / "bench"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -115,14 +120,23 @@ def seed_dataset(server_uri: str, n_changes: int, dbname: str = DB_NAME) -> Data
                    won_value * share, time.perf_counter() - started)  # fmt: skip
 
 
+def pipeline_tables() -> list[str]:
+    """The tables the pipeline writes (sync_logs, sync_runs, ...): every table its schema file creates."""
+    return re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sql.load("pipeline_schema"))
+
+
 def reset_outputs(db_uri: str) -> None:
-    """Empties what a run writes, so the next run does the same work again on the same data."""
+    """Empties what a run writes, so the next run does the same work again on the same data.
+
+    TRUNCATE only, no ANALYZE: that leaves sync_logs' statistics as on a fresh database. Analyzed
+    while empty, PostgreSQL plans the extract's NOT EXISTS as a nested loop over a seq scan of
+    sync_logs, and as the run fills sync_logs that turns quadratic (measured: a 1M run stuck for
+    minutes in one group's COPY)."""
     conn = psycopg2.connect(db_uri)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("TRUNCATE sync_logs, sync_runs, sync_watermark")
-            cur.execute("VACUUM ANALYZE sync_logs")
+            cur.execute(f"TRUNCATE {', '.join(pipeline_tables())} CASCADE")
     finally:
         conn.close()
 
@@ -182,6 +196,7 @@ class RssSampler:
         self.peak_single = 0
         self.peak_single_name = ""
         self.samples = 0
+        self.others: set[str] = set()  # other syncs, benchmarks or test runs seen meanwhile
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -224,7 +239,50 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._sample()
+            if self.samples % 20 == 1:
+                self.others |= concurrent_runs()
             self._stop.wait(self.interval)
+
+
+_BUSY = ("airflow dags test", "devtools.bench", "devtools.run_dag", "pytest")
+
+
+def concurrent_runs() -> set[str]:
+    """Other Airflow runs, benchmarks and test sessions on this machine: they skew the timings."""
+    mine = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}
+    mine |= {p.pid for p in psutil.Process().parents()}
+    found = set()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if proc.info["pid"] not in mine and any(b in cmdline for b in _BUSY):
+            found.add(f"pid {proc.info['pid']}: {cmdline[:100]}")
+    return found
+
+
+@contextlib.contextmanager
+def exclusive(name: str, log=print) -> Iterator[None]:
+    """One benchmark per database at a time: a second one would recreate the first one's data."""
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_DIR / f"{name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"[bench] another benchmark is using database {name}; waiting for it ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def bench_airflow_home() -> Iterator[Path]:
+    """A private AIRFLOW_HOME (under .run/), so `make demo`/`make sync` runs on the shared .airflow
+    metadata and log cannot mix with the benchmark's; KONEKTOR_AIRFLOW_HOME (tests) wins."""
+    previous = stack.AIRFLOW_HOME
+    if not os.environ.get("KONEKTOR_AIRFLOW_HOME"):
+        stack.AIRFLOW_HOME = LOCK_DIR / "airflow"
+    try:
+        yield stack.AIRFLOW_HOME
+    finally:
+        stack.AIRFLOW_HOME = previous
 
 
 # ------------------------------------------------------------------------------------------------
@@ -262,15 +320,17 @@ def airflow_phase(data: Dataset, emulator) -> dict[str, Any]:
     graph_conn = json.dumps(
         {"conn_type": "http", "host": emulator.base_url, "extra": {"api_version": "v25.0"}}
     )
-    stack.ensure_airflow_db(stack.airflow_env())  # a one-off install step, not part of a run
     admin = EmulatorAdmin(emulator.base_url)
     admin.reset()
-    with RssSampler(exclude={emulator.pid}) as rss:
-        launched = time.time()
-        started = time.perf_counter()
-        code = run_dag.run_dag(data.db_uri, graph_conn)
-        wall = time.perf_counter() - started
-        ended = time.time()
+    with bench_airflow_home() as home:
+        stack.ensure_airflow_db(stack.airflow_env())  # a one-off install step, not part of a run
+        with RssSampler(exclude={emulator.pid}) as rss:
+            launched = time.time()
+            started = time.perf_counter()
+            code = run_dag.run_dag(data.db_uri, graph_conn)
+            wall = time.perf_counter() - started
+            ended = time.time()
+        timeline = airflow_timeline(home / "last_run.log", launched, ended)
     outcomes = outcome_counts(data.db_uri)
     stats = admin.stats()
     return {
@@ -280,7 +340,8 @@ def airflow_phase(data: Dataset, emulator) -> dict[str, Any]:
         "peak_rss_single": rss.peak_single,
         "peak_rss_single_process": rss.peak_single_name,
         "rss_samples": rss.samples,
-        "timeline": airflow_timeline(stack.AIRFLOW_HOME / "last_run.log", launched, ended),
+        "timeline": timeline,
+        "concurrent_runs": sorted(rss.others),
         "outcomes": outcomes,
         "emulator": {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")},
     }
@@ -321,6 +382,7 @@ def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict
         "outcomes": staged.outcomes,
         "changes_with_outcome": outcome_counts(data.db_uri)["changes_with_outcome"],
         "peak_rss_bench_process": rss.peak_tree,
+        "concurrent_runs": sorted(rss.others),
         "run": staged.run.to_dict(),
         "emulator": {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")},
     }
@@ -357,6 +419,7 @@ def sdk_phase(data: Dataset, emulator, run: dict[str, Any], page_size: int = 50_
     engine = make_engine(embedded_pg.sqlalchemy_url(data.db_uri))
     sender = SdkSender(emulator.base_url, tokens, test_codes)
     extract_seconds = 0.0
+    watch = RssSampler(self_only=True, interval=0.5).__enter__()
     try:
         pages = iter_changes(engine, query, page_size=page_size)
         while True:
@@ -371,12 +434,13 @@ def sdk_phase(data: Dataset, emulator, run: dict[str, Any], page_size: int = 50_
             sender.add_rows(rows)
         result = sender.flush()
     finally:
+        watch.__exit__(None, None, None)
         engine.dispose()
     stats = admin.stats()
     emulator_stats = {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")}
     return {**asdict(result), "seconds": result.seconds, "normalise_seconds": result.normalise_seconds,
             "extract_seconds": extract_seconds, "expected_events": len(sent),
-            "emulator": emulator_stats}  # fmt: skip
+            "emulator": emulator_stats, "concurrent_runs": sorted(watch.others)}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
@@ -428,25 +492,26 @@ def run_bench(
     profile: str | None = None,
     log=print,
 ) -> BenchResult:
-    server_uri = server_uri or embedded_pg.start()
-    log(f"[bench] seeding ~{n_events:,} mapped status changes into {dbname} (not timed) ...")
-    data = seed_dataset(server_uri, n_events, dbname)
-    log(f"[bench] seeded {data.leads:,} leads, {data.changes:,} changes ({data.mapped:,} mapped, "
-        f"{data.pairs:,} change x pixel events) in {data.seed_seconds:.1f}s")  # fmt: skip
-    result = BenchResult(n_events, data)
-    with start_emulator(extra_args=EMULATOR_ARGS) as emulator:
-        if airflow:
-            log("[bench] Airflow end to end (airflow dags test meta_capi_sync) ...")
-            result.airflow = airflow_phase(data, emulator)
-            log(f"[bench]   exit {result.airflow['exit_code']} in {result.airflow['seconds']:.1f}s")
-        if inprocess or sdk:
-            log("[bench] in process, stage by stage ...")
-            result.inprocess = inprocess_phase(data, emulator, profile)
-            log(f"[bench]   {result.inprocess['seconds']:.1f}s")
-        if sdk:
-            log("[bench] facebook-business SDK baseline ...")
-            result.sdk = sdk_phase(data, emulator, result.inprocess["run"])
-            log(f"[bench]   {result.sdk['seconds']:.1f}s")
+    with exclusive(dbname, log):
+        server_uri = server_uri or embedded_pg.start()
+        log(f"[bench] seeding ~{n_events:,} mapped status changes into {dbname} (not timed) ...")
+        data = seed_dataset(server_uri, n_events, dbname)
+        log(f"[bench] seeded {data.leads:,} leads, {data.changes:,} changes ({data.mapped:,} mapped, "
+            f"{data.pairs:,} change x pixel events) in {data.seed_seconds:.1f}s")  # fmt: skip
+        result = BenchResult(n_events, data)
+        with start_emulator(extra_args=EMULATOR_ARGS) as emulator:
+            if airflow:
+                log("[bench] Airflow end to end (airflow dags test meta_capi_sync) ...")
+                result.airflow = airflow_phase(data, emulator)
+                log(f"[bench]   exit {result.airflow['exit_code']} in {result.airflow['seconds']:.1f}s")
+            if inprocess or sdk:
+                log("[bench] in process, stage by stage ...")
+                result.inprocess = inprocess_phase(data, emulator, profile)
+                log(f"[bench]   {result.inprocess['seconds']:.1f}s")
+            if sdk:
+                log("[bench] facebook-business SDK baseline ...")
+                result.sdk = sdk_phase(data, emulator, result.inprocess["run"])
+                log(f"[bench]   {result.sdk['seconds']:.1f}s")
     return result
 
 
@@ -484,6 +549,7 @@ def format_report(r: BenchResult) -> str:
             for part, label in (("http", "HTTP"), ("gx_setup", "GX set-up")):
                 if PARTS[part] == name:
                     lines.append(_row(f"  of which {label}", st[part]["seconds"], st[part]["rows"] or None))
+        lines.append(_row("other in sync_group", st["other"]["seconds"], None))
         lines.append(_row("plan+finish", st["plan"]["seconds"] + st["finish"]["seconds"], None))
         lines.append(_row("total", ip["seconds"], ip["pairs"])
                      + f"   ({_rate(d.mapped, ip['seconds'])} changes/s; {ip['groups']} groups, "
@@ -524,7 +590,10 @@ def format_report(r: BenchResult) -> str:
                 _row("ours normalise..record", ours, n)
                 + f"   (the same {n:,} sent events, plus {d.pairs - n:,} skipped ones)"
             )
-            lines.append(f"  ours / SDK speed: {r.sdk_ratio:.2f}x")
+            setup = r.inprocess["stages"]["gx_setup"]["seconds"]
+            without = sdk["seconds"] / (ours - setup)
+            lines.append(f"  ours / SDK speed: {r.sdk_ratio:.2f}x ({without:.2f}x without "
+                         f"the one-off GX set-up of {setup:.1f}s)")  # fmt: skip
         lines += [
             "  ours = normalise + validate + build + send (JSON + HTTP) + record, over every event of the",
             "         run (skipped ones validated and recorded too); extract, plan and finish excluded.",
@@ -533,6 +602,11 @@ def format_report(r: BenchResult) -> str:
             "         WABA per row; no validation, no recording; extract excluded. The SDK adds no country",
             "         calling code to local phone numbers (a speed baseline, not a match-quality one).",
         ]
+    others = sorted({o for phase in (r.airflow, r.inprocess, r.sdk) if phase
+                     for o in phase.get("concurrent_runs", [])})  # fmt: skip
+    if others:
+        lines += ["", "WARNING: other runs were active during the measurements (figures are skewed):"]
+        lines += [f"  {o}" for o in others]
     return "\n".join(lines)
 
 
@@ -584,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cProfile the in-process run (pstats to FILE)")  # fmt: skip
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
     args = parser.parse_args(argv)
+    # SIGTERM (a CI timeout, kill <pid>) unwinds like Ctrl-C: the emulator and locks are released.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     results = []
     for n in args.sizes or [args.events]:

@@ -1,9 +1,11 @@
-"""The benchmark's in-process run: the stages of `pipeline.sync_group`, called one by one and timed.
+"""The benchmark's in-process run: the real `pipeline.sync_group`, with a timer around each stage.
 
-`staged_sync_group` mirrors `konektor_capi.pipeline.sync_group` step for step (same functions, same
-order, same page size) with a timer around each stage, so the figures say where a real run spends
-its time. Keep it in step with `sync_group` when that changes; `run_staged` checks the result the
-same way a real run does (`finish_run` raises when a (change, pixel) pair has no outcome).
+Rather than a copy of `sync_group` that could drift from it, `instrumented()` swaps the stage
+functions `konektor_capi.pipeline` calls (iter_changes, build_user_data, resolve_waba, build_events,
+validate_events, OutcomeRecorder, PixelSender, ...) for timed wrappers, in this process only and only
+for the duration of the block, and `run_staged` then runs open_run -> plan_groups -> sync_group per
+group -> finish_run exactly as the DAG does. Time inside sync_group that no stage claims (the WABA
+filter, the pixel's settings, storing the group result) is reported as "other".
 """
 
 from __future__ import annotations
@@ -14,28 +16,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from konektor_capi import pipeline, validation
-from konektor_capi.events import build_events
-from konektor_capi.extract import iter_changes
 from konektor_capi.graph_client import GraphApiClient, SendResult
 from konektor_capi.mapping import EventMapping
-from konektor_capi.outcomes import SKIPPED, outcome_frame
-from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.runs import HOURLY, RunSpec, open_run
-from konektor_capi.sender import PixelSender
-from konektor_capi.user_data import build_user_data
-from konektor_capi.validation import validate_events
-from konektor_capi.waba import resolve_waba, session_waba_lookup
 
 # The stages in pipeline order. Parts reported inside them: "http" (of send) is the wait for the
 # Graph API, "gx_setup" (of validate) the one-off build of the Great Expectations objects per process.
 STAGES = ("extract", "normalise", "validate", "build", "send", "record")
 PARTS = {"http": "send", "gx_setup": "validate"}
-OVERHEAD = ("plan", "finish")
+OVERHEAD = ("other", "plan", "finish")
+# Functions of konektor_capi.pipeline charged to a stage: name -> (stage, count the first argument's rows)
+_TIMED_FUNCTIONS = {
+    "build_user_data": ("normalise", True),
+    "_sessions": ("build", False),
+    "session_waba_lookup": ("build", False),
+    "resolve_waba": ("build", False),
+    "build_events": ("build", True),
+    "validate_events": ("validate", True),
+    "outcome_frame": ("record", False),
+}
 
 
 class StageTimer:
@@ -75,6 +79,74 @@ class TimedClient:
         with self._timer.stage("http"):
             return self._client.send(pixel_id, body)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def _timed(timer: StageTimer, stage: str, count_rows: bool, func: Callable) -> Callable:
+    def wrapper(*args, **kwargs):
+        rows = len(args[0]) if count_rows and args else 0
+        with timer.stage(stage, rows):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _timed_pages(timer: StageTimer, iter_changes: Callable) -> Callable:
+    def wrapper(*args, **kwargs):
+        pages = iter_changes(*args, **kwargs)
+        while True:
+            with timer.stage("extract"):
+                page = next(pages, None)
+            if page is None:
+                return
+            timer.count("extract", len(page))
+            yield page
+
+    return wrapper
+
+
+@contextmanager
+def instrumented(timer: StageTimer) -> Iterator[None]:
+    """Times the stages `pipeline.sync_group` calls, by swapping them in the pipeline module."""
+    recorder_class = pipeline.OutcomeRecorder
+    sender_class = pipeline.PixelSender
+
+    class TimedRecorder(recorder_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            with timer.stage("record"):
+                super().__init__(*args, **kwargs)
+
+        def record(self, outcomes) -> None:
+            with timer.stage("record", len(outcomes)):
+                super().record(outcomes)
+
+        def close(self) -> None:
+            with timer.stage("record"):
+                super().close()
+
+    class TimedSender(sender_class):  # type: ignore[misc, valid-type]
+        def send_all(self, events) -> None:
+            timer.count("http", len(events))
+            with timer.stage("send", len(events)):
+                super().send_all(events)
+
+    patches: dict[str, Any] = {
+        name: _timed(timer, stage, count_rows, getattr(pipeline, name))
+        for name, (stage, count_rows) in _TIMED_FUNCTIONS.items()
+    }
+    patches["iter_changes"] = _timed_pages(timer, pipeline.iter_changes)
+    patches["OutcomeRecorder"] = TimedRecorder
+    patches["PixelSender"] = TimedSender
+    originals = {name: getattr(pipeline, name) for name in patches}  # AttributeError: sync_group changed
+    try:
+        for name, value in patches.items():
+            setattr(pipeline, name, value)
+        yield
+    finally:
+        for name, value in originals.items():
+            setattr(pipeline, name, value)
+
 
 @dataclass
 class StagedRun:
@@ -87,77 +159,6 @@ class StagedRun:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
-def staged_sync_group(
-    engine: sa.Engine,
-    client: GraphApiClient,
-    run: RunSpec,
-    group: pipeline.Group,
-    mapping: EventMapping,
-    timer: StageTimer,
-    *,
-    now: Callable[[], float] = time.time,
-    page_size: int = 50_000,
-) -> int:
-    """`pipeline.sync_group` (non-dry-run path) with a timer per stage; returns the requests made."""
-    with timer.stage("plan"):
-        target = pipeline._pixel_target(engine, group.pixel_id, run)
-        query = pipeline._query(run, mapping, [group.pixel_id], ctwa_only=group.waba_id is not None)
-    lookup: pd.DataFrame | None = None
-    with timer.stage("record"):
-        recorder = OutcomeRecorder(engine)  # opens the connection and its staging table
-
-    def record(outcomes: pd.DataFrame) -> None:
-        with timer.stage("record", len(outcomes)):
-            recorder.record(outcomes)
-
-    timed_client = TimedClient(client, timer)
-    sender = PixelSender(timed_client, target, record, run.run_id) if target else None  # type: ignore[arg-type]
-    try:
-        pages = iter_changes(engine, query, page_size=page_size)
-        while True:
-            with timer.stage("extract"):
-                page = next(pages, None)
-            if page is None:
-                break
-            timer.count("extract", len(page))
-            with timer.stage("build"):
-                if lookup is None:
-                    lookup = session_waba_lookup(
-                        pipeline._sessions(engine, sorted({int(w) for w in page["workspace_id"]}))
-                    )
-                waba = resolve_waba(page["workspace_id"], page["agent_phone"], page["default_country"],
-                                    page["pixel_waba_id"], lookup)  # fmt: skip
-            with timer.stage("normalise", len(page)):
-                user_data = build_user_data(page)
-            with timer.stage("build", len(page)):
-                events = build_events(page, user_data, waba, mapping)
-                del page, user_data
-                mine = events["waba_id"].fillna("") == (group.waba_id or "")
-                events = events[mine.to_numpy()]
-            if events.empty:
-                continue
-            if target is None or not target.access_token:
-                reason = pipeline.PIXEL_GONE if target is None else pipeline.NO_TOKEN
-                with timer.stage("record"):
-                    record(outcome_frame(events, status=SKIPPED, reason=reason, run_id=run.run_id))
-                continue
-            with timer.stage("validate", len(events)):
-                verdict = validate_events(events, now=int(now()))
-                bad = verdict.reasons.notna().to_numpy()
-                skipped, ready = events[bad], events[~bad]
-            if not skipped.empty:
-                with timer.stage("record"):
-                    reasons = verdict.reasons[bad]
-                    record(outcome_frame(skipped, status=SKIPPED, reason=reasons, run_id=run.run_id))
-            with timer.stage("send", len(ready)):
-                timer.count("http", len(ready))
-                sender.send_all(ready)
-    finally:
-        with timer.stage("record"):
-            recorder.close()
-    return sender.requests if sender is not None else 0
-
-
 def run_staged(
     engine: sa.Engine,
     client: GraphApiClient,
@@ -165,21 +166,24 @@ def run_staged(
     *,
     run_id: str | None = None,
     window_end: datetime | None = None,
-    page_size: int = 50_000,
 ) -> StagedRun:
-    """One hourly run (open, plan, every group, finish) with per-stage timing."""
+    """One hourly run (open, plan, every group, finish) through the pipeline's own functions, timed."""
     mapping = mapping or EventMapping()
     timer = StageTimer()
+    timed_client = TimedClient(client, timer)
     started = time.perf_counter()
     with timer.stage("plan"):
         run = open_run(engine, run_id or f"bench-{time.time_ns()}", mode=HOURLY,
                        window_end=window_end or datetime.now(UTC))  # fmt: skip
         groups = pipeline.plan_groups(engine, run, mapping)
     with timer.stage("validate"), timer.stage("gx_setup"):
-        validation._get_gx()  # built on the first validate_events call of a process
+        validation._get_gx()  # otherwise built inside the first validate_events call of the process
     requests = 0
-    for group in groups:
-        requests += staged_sync_group(engine, client, run, group, mapping, timer, page_size=page_size)
+    with instrumented(timer):
+        for group in groups:
+            with timer.stage("other"):
+                result = pipeline.sync_group(engine, timed_client, run, group, mapping)  # type: ignore[arg-type]
+            requests += result.requests
     with timer.stage("finish"):
         summary = pipeline.finish_run(engine, run, mapping)
     wall = time.perf_counter() - started
