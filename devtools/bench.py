@@ -594,6 +594,9 @@ def format_report(r: BenchResult) -> str:
             without = sdk["seconds"] / (ours - setup)
             lines.append(f"  ours / SDK speed: {r.sdk_ratio:.2f}x ({without:.2f}x without "
                          f"the one-off GX set-up of {setup:.1f}s)")  # fmt: skip
+            unrecorded = ours - r.inprocess["stages"]["record"]["seconds"]
+            lines.append(f"  ours without record (the SDK records nothing): {unrecorded:.2f}s, "
+                         f"{sdk['seconds'] / unrecorded:.2f}x the SDK")  # fmt: skip
         lines += [
             "  ours = normalise + validate + build + send (JSON + HTTP) + record, over every event of the",
             "         run (skipped ones validated and recorded too); extract, plan and finish excluded.",
