@@ -1,15 +1,20 @@
 """The benchmark's in-process run: the real `pipeline.sync_group`, with a timer around each stage.
 
 Rather than a copy of `sync_group` that could drift from it, `instrumented()` swaps the stage
-functions `konektor_capi.pipeline` calls (iter_changes, build_user_data, resolve_waba, build_events,
-validate_events, OutcomeRecorder, PixelSender, ...) for timed wrappers, in this process only and only
-for the duration of the block, and `run_staged` then runs open_run -> plan_groups -> sync_group per
-group -> finish_run exactly as the DAG does. Time inside sync_group that no stage claims (the WABA
-filter, the pixel's settings, storing the group result) is reported as "other".
+functions `konektor_capi.pipeline` calls (iter_changes, build_user_data, session_wabas, build_events,
+events_per_pixel, validate_events, OutcomeRecorder, PixelSender, ...) for timed wrappers, in this
+process only and only for the duration of the block, and `run_staged` then runs open_run ->
+plan_groups -> sync_group per group -> finish_run exactly as the DAG does.
+
+sync_group prepares batches in a background thread while its own thread sends and records, so the
+stages overlap: each stage's figure is the time a thread spent in it (busy time), and the stages
+add up to more than the wall time. Time in the sending thread that no stage claims (mostly waiting
+for the preparing thread) is reported as "other".
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -30,42 +35,48 @@ from konektor_capi.runs import HOURLY, RunSpec, open_run
 STAGES = ("extract", "normalise", "validate", "build", "send", "record")
 PARTS = {"http": "send", "gx_setup": "validate"}
 OVERHEAD = ("other", "plan", "finish")
-# Functions of konektor_capi.pipeline charged to a stage: name -> (stage, count the first argument's rows)
+# Functions of konektor_capi.pipeline charged to a stage: name -> (stage, whose rows count: the first
+# argument's, the result's, or none). Normalising counts changes; the rest count (change, pixel) events.
 _TIMED_FUNCTIONS = {
-    "build_user_data": ("normalise", True),
-    "_sessions": ("build", False),
-    "session_waba_lookup": ("build", False),
-    "resolve_waba": ("build", False),
-    "build_events": ("build", True),
-    "validate_events": ("validate", True),
-    "outcome_frame": ("record", False),
+    "build_user_data": ("normalise", "argument"),
+    "_sessions": ("build", None),
+    "session_waba_lookup": ("build", None),
+    "session_wabas": ("build", None),
+    "build_events": ("build", None),
+    "events_per_pixel": ("build", "result"),
+    "validate_events": ("validate", "argument"),
+    "with_copy_keys": ("record", None),
 }
 
 
 class StageTimer:
-    """Exclusive wall time per stage: a stage nested in another is charged to itself only."""
+    """Exclusive time per stage and thread: a stage nested in another is charged to itself only."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.rows: dict[str, int] = defaultdict(int)
-        self._stack: list[list] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
 
     @contextmanager
     def stage(self, name: str, rows: int = 0) -> Iterator[None]:
+        stack = self._local.__dict__.setdefault("stack", [])
         start = time.perf_counter()
-        self._stack.append([name, 0.0])
+        stack.append([name, 0.0])
         try:
             yield
         finally:
             elapsed = time.perf_counter() - start
-            _, nested = self._stack.pop()
-            self.seconds[name] += elapsed - nested
-            self.rows[name] += rows
-            if self._stack:
-                self._stack[-1][1] += elapsed
+            _, nested = stack.pop()
+            with self._lock:
+                self.seconds[name] += elapsed - nested
+                self.rows[name] += rows
+            if stack:
+                stack[-1][1] += elapsed
 
     def count(self, name: str, rows: int) -> None:
-        self.rows[name] += rows
+        with self._lock:
+            self.rows[name] += rows
 
 
 class TimedClient:
@@ -83,11 +94,13 @@ class TimedClient:
         return getattr(self._client, name)
 
 
-def _timed(timer: StageTimer, stage: str, count_rows: bool, func: Callable) -> Callable:
+def _timed(timer: StageTimer, stage: str, rows_of: str | None, func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
-        rows = len(args[0]) if count_rows and args else 0
-        with timer.stage(stage, rows):
-            return func(*args, **kwargs)
+        with timer.stage(stage, len(args[0]) if rows_of == "argument" else 0):
+            out = func(*args, **kwargs)
+        if rows_of == "result":
+            timer.count(stage, len(out))
+        return out
 
     return wrapper
 
@@ -126,14 +139,18 @@ def instrumented(timer: StageTimer) -> Iterator[None]:
                 super().close()
 
     class TimedSender(sender_class):  # type: ignore[misc, valid-type]
-        def send_all(self, events) -> None:
-            timer.count("http", len(events))
-            with timer.stage("send", len(events)):
-                super().send_all(events)
+        def body(self, batch) -> bytes:  # the request's JSON, built in the preparing thread
+            with timer.stage("send"):
+                return super().body(batch)
+
+        def send_batch(self, batch, body=None) -> None:
+            timer.count("http", len(batch))
+            with timer.stage("send", len(batch)):
+                super().send_batch(batch, body)
 
     patches: dict[str, Any] = {
-        name: _timed(timer, stage, count_rows, getattr(pipeline, name))
-        for name, (stage, count_rows) in _TIMED_FUNCTIONS.items()
+        name: _timed(timer, stage, rows_of, getattr(pipeline, name))
+        for name, (stage, rows_of) in _TIMED_FUNCTIONS.items()
     }
     patches["iter_changes"] = _timed_pages(timer, pipeline.iter_changes)
     patches["OutcomeRecorder"] = TimedRecorder

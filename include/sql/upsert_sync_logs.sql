@@ -1,10 +1,11 @@
--- Moves a batch of outcomes from the session's staging table into sync_logs. A final outcome is never
--- overwritten by a later, worse one (a late retry of an already accepted event stays accepted).
+-- Moves a batch of outcomes from the session's staging table into sync_logs: the path for a batch whose
+-- rows may already be there (a retry of a failed event, or a rerun racing another writer). A final
+-- outcome is never overwritten by a later, worse one (a late retry of an accepted event stays accepted).
 INSERT INTO sync_logs AS s (
     status_change_id, pixel_id, lead_id, workspace_id, waba_id, event_name, event_id, action_source,
     event_time, status, reason, error_code, error_subcode, fbtrace_id, attempts, run_id)
 SELECT status_change_id, pixel_id, lead_id, workspace_id, waba_id, event_name, event_id, action_source,
-       to_timestamp(event_time), status, reason, error_code, error_subcode, fbtrace_id, attempts, run_id
+       event_time, status, reason, error_code, error_subcode, fbtrace_id, attempts, run_id
 FROM sync_logs_staging
 ON CONFLICT (status_change_id, pixel_id) DO UPDATE SET
     waba_id       = excluded.waba_id,
@@ -20,4 +21,3 @@ ON CONFLICT (status_change_id, pixel_id) DO UPDATE SET
     run_id        = excluded.run_id,
     updated_at    = now()
 WHERE s.status NOT IN ('accepted', 'partial_failure');
-TRUNCATE sync_logs_staging;

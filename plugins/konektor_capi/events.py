@@ -46,7 +46,8 @@ def build_events(
     """One row per (status change, pixel) with everything validation and the payload need.
 
     `changes` is the extract frame, `user_data` the normalised and hashed identifiers (same index),
-    `waba_id` the resolved WABA per row.
+    `waba_id` the resolved WABA per row. Without a `pixel_id` column the rows are per change, and
+    `fanout.events_per_pixel` makes the pairs.
     """
     to_status = changes["to_status"].astype("string").str.strip().str.lower()
     has_clid = _present(changes["ctwa_clid"])
@@ -80,7 +81,9 @@ def build_events(
     events = pd.DataFrame(
         {
             "status_change_id": changes["status_change_id"].astype("int64"),
-            "pixel_id": changes["pixel_id"].astype("string").astype("object"),
+            "pixel_id": (
+                changes["pixel_id"].astype("string").astype("object") if "pixel_id" in changes else None
+            ),  # fmt: skip
             "lead_id": changes["lead_id"].astype("int64"),
             "workspace_id": changes["workspace_id"].astype("int64"),
             "to_status": to_status.astype("object"),

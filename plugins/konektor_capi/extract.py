@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -19,10 +19,10 @@ from konektor_capi import sql
 from konektor_capi.db import raw_connection
 
 TEXT_COLUMNS = (
-    "to_status", "change_event_id", "default_country", "default_currency", "lead_source_name", "pixel_id",
-    "pixel_waba_id", "email", "phone", "first_name", "last_name", "city", "state", "zip_code", "country",
+    "to_status", "change_event_id", "default_country", "default_currency", "lead_source_name", "email",
+    "phone", "first_name", "last_name", "city", "state", "zip_code", "country",
     "gender", "agent_phone", "ctwa_clid", "fbclid", "fbc", "fbp", "client_ip", "client_user_agent",
-    "landing_page_url", "meta_lead_id", "deal_currency",
+    "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys",
 )  # fmt: skip
 _DTYPES = {
     **{c: "object" for c in TEXT_COLUMNS},
@@ -41,23 +41,21 @@ class ExtractQuery:
     window_start: datetime
     window_end: datetime
     statuses: list[str]
-    messaging_statuses: list[str]
     pixel_ids: list[str] | None = None
-    ctwa_only: bool = False
+    workspace_ids: list[int] = field(default_factory=list)
 
     def params(self) -> dict:
         return {
             "window_start": self.window_start,
             "window_end": self.window_end,
             "statuses": self.statuses,
-            "messaging_statuses": self.messaging_statuses,
             "pixel_ids": self.pixel_ids,
-            "ctwa_only": self.ctwa_only,
+            "workspace_ids": self.workspace_ids,
         }
 
 
 def iter_changes(engine: sa.Engine, query: ExtractQuery, page_size: int = 50_000) -> Iterator[pd.DataFrame]:
-    """Pages of (status change x pixel) rows still lacking a final outcome.
+    """Pages of status changes that still owe some pixel an outcome (`pixel_keys` says which).
 
     PostgreSQL streams one COPY into a pipe from a background thread while pandas parses it page by
     page, so the database does one pass over the window and memory holds one page at a time.

@@ -1,7 +1,17 @@
-"""The four outcomes an event can end with, and the rows that record them in sync_logs."""
+"""The four outcomes an event can end with, and the sync_logs rows that record them.
+
+A batch's rows share their result (status, error, fbtrace id, attempts, run); only the event's own keys
+differ per row. So each event's part of the COPY line is built once, column-wise, for a whole page
+(`copy_keys`), and a batch's rows are those parts plus one shared tail: recording a batch is a string
+join, not a DataFrame build.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
 ACCEPTED = "accepted"
@@ -10,43 +20,93 @@ FAILED = "failed"
 SKIPPED = "skipped"
 FINAL = (ACCEPTED, PARTIAL, SKIPPED)
 
-COLUMNS = (
+KEY_COLUMNS = (
     "status_change_id", "pixel_id", "lead_id", "workspace_id", "waba_id", "event_name", "event_id",
-    "action_source", "event_time", "status", "reason", "error_code", "error_subcode", "fbtrace_id",
-    "attempts", "run_id",
+    "action_source", "event_time",
 )  # fmt: skip
+RESULT_COLUMNS = ("status", "reason", "error_code", "error_subcode", "fbtrace_id", "attempts", "run_id")
+COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
+COPY_KEY = "_copy_key"
+
+# COPY's text format: backslash, tab, newline and carriage return must be escaped inside values.
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"
 
 
-def outcome_frame(
-    events: pd.DataFrame,
-    *,
-    status: str,
-    reason: str | pd.Series | None,
-    run_id: str,
-    attempts: int = 0,
-    fbtrace_id: str | None = None,
-    error_code: int | None = None,
-    error_subcode: int | None = None,
-) -> pd.DataFrame:
-    """sync_logs rows for these events, all with one status (reasons may differ per row)."""
-    return pd.DataFrame(
-        {
-            "status_change_id": events["status_change_id"].to_numpy(),
-            "pixel_id": events["pixel_id"].to_numpy(),
-            "lead_id": events["lead_id"].to_numpy(),
-            "workspace_id": events["workspace_id"].to_numpy(),
-            "waba_id": events["waba_id"].to_numpy(),
-            "event_name": events["event_name"].to_numpy(),
-            "event_id": events["event_id"].to_numpy(),
-            "action_source": events["action_source"].to_numpy(),
-            "event_time": events["event_time"].to_numpy(),
-            "status": status,
-            "reason": reason.to_numpy() if isinstance(reason, pd.Series) else reason,
-            "error_code": error_code,
-            "error_subcode": error_subcode,
-            "fbtrace_id": fbtrace_id,
-            "attempts": attempts,
-            "run_id": run_id,
-        },
-        columns=list(COLUMNS),
-    )
+def copy_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return NULL
+    return str(value).translate(_ESCAPES)
+
+
+def _copy_texts(values: list) -> list[str]:
+    present = [v if isinstance(v, str) else None if v is None or v != v else str(v) for v in values]
+    # One C-level scan of the whole column decides whether any value needs escaping (rarely).
+    if _SPECIAL.search("".join(v for v in present if v is not None)):
+        return [NULL if v is None else v.translate(_ESCAPES) for v in present]
+    return [NULL if v is None else v for v in present]
+
+
+def copy_keys(events: pd.DataFrame) -> list[str]:
+    """Per event, the KEY_COLUMNS part of its sync_logs COPY line (text format)."""
+    seconds = events["event_time"].to_numpy(dtype="int64").astype("datetime64[s]")
+    columns = [
+        events["status_change_id"].astype("int64").astype(str).tolist(),
+        _copy_texts(events["pixel_id"].tolist()),
+        events["lead_id"].astype("int64").astype(str).tolist(),
+        events["workspace_id"].astype("int64").astype(str).tolist(),
+        _copy_texts(events["waba_id"].tolist()),
+        _copy_texts(events["event_name"].tolist()),
+        _copy_texts(events["event_id"].tolist()),
+        _copy_texts(events["action_source"].tolist()),
+        [t + "Z" for t in np.datetime_as_string(seconds, unit="s").tolist()],
+    ]
+    return list(map("\t".join, zip(*columns, strict=True)))
+
+
+def with_copy_keys(events: pd.DataFrame) -> pd.DataFrame:
+    return events.assign(**{COPY_KEY: copy_keys(events)}) if not events.empty else events
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The outcome of some events, all with one status (skip reasons may differ per row)."""
+
+    events: pd.DataFrame
+    status: str
+    reason: str | pd.Series | None
+    run_id: str
+    attempts: int = 0
+    fbtrace_id: str | None = None
+    error_code: int | None = None
+    error_subcode: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def copy_lines(self) -> str:
+        """The rows in COPY text format, one line each, ready for COPY ... FROM STDIN."""
+        keys = self.events[COPY_KEY].tolist() if COPY_KEY in self.events else copy_keys(self.events)
+        rest = "\t".join(map(copy_text, (self.error_code, self.error_subcode, self.fbtrace_id,
+                                         self.attempts, self.run_id))) + "\n"  # fmt: skip
+        if isinstance(self.reason, pd.Series):
+            head = f"\t{copy_text(self.status)}\t"
+            reasons = [copy_text(r) for r in self.reason.tolist()]
+            return "".join(k + head + r + "\t" + rest for k, r in zip(keys, reasons, strict=True))
+        tail = f"\t{copy_text(self.status)}\t{copy_text(self.reason)}\t{rest}"
+        return tail.join(keys) + tail if keys else ""
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (tests and reports; recording uses copy_lines)."""
+        e = self.events
+        reason = self.reason.to_numpy() if isinstance(self.reason, pd.Series) else self.reason
+        return pd.DataFrame(
+            {
+                **{c: e[c].to_numpy() for c in KEY_COLUMNS},
+                "status": self.status, "reason": reason, "error_code": self.error_code,
+                "error_subcode": self.error_subcode, "fbtrace_id": self.fbtrace_id,
+                "attempts": self.attempts, "run_id": self.run_id,
+            },
+            columns=list(COLUMNS),
+        )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The sync's stages as plain functions: plan a run, sync one (pixel, WABA) group, finish the run.
+"""The sync's stages as plain functions: plan a run, sync one group of workspaces, finish the run.
 
 The Airflow DAG calls exactly these; so do the tests and the benchmark.
 """
@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,15 +19,17 @@ from konektor_capi import sql
 from konektor_capi.db import raw_connection
 from konektor_capi.events import build_events
 from konektor_capi.extract import ExtractQuery, iter_changes
+from konektor_capi.fanout import events_per_pixel, group_pixels
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
-from konektor_capi.outcomes import SKIPPED, outcome_frame
+from konektor_capi.outcomes import SKIPPED, Outcomes, with_copy_keys
+from konektor_capi.prefetch import prefetch
 from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
-from konektor_capi.sender import PixelSender, PixelTarget
+from konektor_capi.sender import Batcher, PixelSender, PixelTarget
 from konektor_capi.user_data import build_user_data
 from konektor_capi.validation import validate_events
-from konektor_capi.waba import resolve_waba, session_waba_lookup
+from konektor_capi.waba import session_waba_lookup, session_wabas
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +42,30 @@ class IncompleteRun(RuntimeError):
     """Some (change, pixel) pair of the window has no outcome: the watermark must not move."""
 
 
+MAX_GROUPS = 16
+
+
 @dataclass(frozen=True)
 class Group:
-    pixel_id: str
-    waba_id: str | None
+    """Some workspaces whose unfinished pairs one task syncs: every pixel of them, every WABA."""
+
+    workspace_ids: tuple[int, ...]
     pending: int
 
     @property
     def label(self) -> str:
-        return f"pixel {self.pixel_id} / " + (f"WABA {self.waba_id}" if self.waba_id else "no WABA")
+        ids = [str(w) for w in self.workspace_ids]
+        if len(ids) == 1:
+            return f"workspace {ids[0]}"
+        shown = ", ".join(ids[:3]) + (f" +{len(ids) - 3} more" if len(ids) > 3 else "")
+        return f"workspaces {shown}"
 
     def to_dict(self) -> dict:
-        return {"pixel_id": self.pixel_id, "waba_id": self.waba_id, "pending": self.pending,
-                "label": self.label}  # fmt: skip
+        return {"workspace_ids": list(self.workspace_ids), "pending": self.pending, "label": self.label}
 
     @classmethod
     def from_dict(cls, data: dict) -> Group:
-        return cls(data["pixel_id"], data.get("waba_id"), int(data.get("pending", 0)))
+        return cls(tuple(int(w) for w in data["workspace_ids"]), int(data.get("pending", 0)))
 
 
 @dataclass
@@ -67,10 +76,21 @@ class GroupResult:
     would_send: Counter = field(default_factory=Counter)
     requests: int = 0
     validation: list[dict] = field(default_factory=list)
+    failures: Counter = field(default_factory=Counter)  # (pixel id, reason) of failed events
 
     @property
     def failed(self) -> int:
         return sum(n for (_, _, status), n in self.counts.items() if status == "failed")
+
+    def failure_summary(self) -> str:
+        """Per pixel, how many events failed and the commonest reason: what an operator acts on."""
+        by_pixel: dict[str, Counter] = {}
+        for (pixel, reason), n in self.failures.items():
+            by_pixel.setdefault(pixel, Counter())[reason] += n
+        return "; ".join(
+            f"pixel {pixel}: {sum(reasons.values())} ({reasons.most_common(1)[0][0]})"
+            for pixel, reasons in sorted(by_pixel.items())
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -83,14 +103,13 @@ class GroupResult:
         }
 
 
-def _query(run: RunSpec, mapping: EventMapping, pixel_ids: list[str] | None, ctwa_only: bool) -> ExtractQuery:
+def _query(run: RunSpec, mapping: EventMapping, workspace_ids: tuple[int, ...] = ()) -> ExtractQuery:
     return ExtractQuery(
         window_start=run.window_start,
         window_end=run.window_end,
         statuses=mapping.statuses,
-        messaging_statuses=mapping.messaging_statuses,
-        pixel_ids=pixel_ids,
-        ctwa_only=ctwa_only,
+        pixel_ids=run.pixel_ids,
+        workspace_ids=list(workspace_ids),
     )
 
 
@@ -104,32 +123,58 @@ def _sessions(engine: sa.Engine, workspace_ids: list[int]) -> pd.DataFrame:
     return _frame(engine, "whatsapp_sessions", {"workspace_ids": workspace_ids})
 
 
-def plan_groups(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> list[Group]:
-    """The (pixel, WABA) groups with unfinished work, from a small aggregate query."""
-    params = {**_query(run, mapping, run.pixel_ids, False).params()}
-    agg = _frame(engine, "plan_groups", params)
-    if agg.empty:
-        return []
-    lookup = session_waba_lookup(_sessions(engine, sorted({int(w) for w in agg["workspace_id"]})))
-    waba = resolve_waba(agg["workspace_id"], agg["agent_phone"], agg["default_country"],
-                        agg["pixel_waba_id"], lookup)  # fmt: skip
-    ctwa = agg.assign(waba_id=waba, n=agg["n_ctwa"])
-    ctwa = ctwa[(ctwa["n"] > 0) & ctwa["waba_id"].notna()]
-    plain = agg.assign(waba_id=None, n=agg["n"] - agg["n_ctwa"] * waba.notna())
-    both = pd.concat([plain[["pixel_id", "waba_id", "n"]], ctwa[["pixel_id", "waba_id", "n"]]])
-    both = both[both["n"] > 0]
-    totals = both.groupby(["pixel_id", both["waba_id"].fillna("")], sort=True)["n"].sum()
-    return [Group(str(p), w or None, int(n)) for (p, w), n in totals.items()]
+def plan_groups(
+    engine: sa.Engine, run: RunSpec, mapping: EventMapping, max_groups: int = MAX_GROUPS
+) -> list[Group]:
+    """The run's tasks: workspaces with unfinished work, packed into at most `max_groups` groups.
+
+    A workspace is never split (its changes are read and hashed once, for all its pixels); the
+    largest go first, each to the group with the least work so far, so groups come out about even.
+    """
+    agg = _frame(engine, "plan_groups", _query(run, mapping).params())
+    pending = dict(zip(agg["workspace_id"].astype(int), agg["n"].astype(int), strict=True))
+    return pack_workspaces(pending, max_groups)
 
 
-def _pixel_target(engine: sa.Engine, pixel_id: str, run: RunSpec) -> PixelTarget | None:
-    with raw_connection(engine) as conn, conn.cursor() as cur:
-        cur.execute(sql.load("pixel_config"), {"pixel_id": pixel_id})
-        row = cur.fetchone()
-    if row is None:
-        return None
-    token = (row[2] or "").strip()
-    return PixelTarget(pixel_id, token, run.test_event_code or (row[3] or None))
+def pack_workspaces(pending: dict[int, int], max_groups: int) -> list[Group]:
+    """Workspaces (id -> unfinished pairs) packed into at most `max_groups` groups of about even work."""
+    bins: list[list] = [[0, []] for _ in range(min(max_groups, len(pending)))]
+    for workspace, n in sorted(pending.items(), key=lambda item: (-item[1], item[0])):
+        emptiest = min(bins, key=lambda b: b[0])
+        emptiest[0] += n
+        emptiest[1].append(workspace)
+    return sorted(
+        (Group(tuple(sorted(members)), load) for load, members in bins), key=lambda g: g.workspace_ids
+    )
+
+
+@dataclass(frozen=True)
+class _Skip:
+    outcomes: Outcomes
+
+
+@dataclass(frozen=True)
+class _Send:
+    pixel_key: int
+    batch: pd.DataFrame
+    body: bytes
+
+
+def _targets(pixels: pd.DataFrame, run: RunSpec) -> dict[int, PixelTarget]:
+    return {
+        int(key): PixelTarget(str(pixel_id), _text(token), run.test_event_code or _text(code) or None)
+        for key, pixel_id, token, code in zip(
+            pixels["pixel_key"],
+            pixels["pixel_id"],
+            pixels["capi_access_token"],
+            pixels["test_event_code"],
+            strict=True,
+        )  # fmt: skip
+    }
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""  # NULL arrives as None or NaN
 
 
 def sync_group(
@@ -143,55 +188,87 @@ def sync_group(
     page_size: int = 50_000,
     on_secret: Callable[[str], None] = lambda _secret: None,
 ) -> GroupResult:
-    """Extract, normalise, validate, build, send and record one group's unfinished events."""
+    """Extract, normalise, validate, build, send and record one group's unfinished events.
+
+    Preparing runs in a background thread (`prefetch`), a few batches ahead; sending and recording
+    stay in this thread, one batch after the other, so a crash loses at most the batch in flight.
+    """
     result = GroupResult(group)
-    target = _pixel_target(engine, group.pixel_id, run)
-    if target is not None and target.access_token:
-        on_secret(target.access_token)
-    query = _query(run, mapping, [group.pixel_id], ctwa_only=group.waba_id is not None)
-    lookup: pd.DataFrame | None = None
+    pixels = group_pixels(_frame(engine, "group_pixels", {"workspace_ids": list(group.workspace_ids)}))
+    targets = _targets(pixels, run)
+    for target in targets.values():
+        if target.access_token:
+            on_secret(target.access_token)
+    blocked = {key: reason for key, enabled in zip(pixels["pixel_key"], pixels["enabled"], strict=True)
+               if (reason := _unsendable(targets[int(key)], bool(enabled))) is not None}  # fmt: skip
     with OutcomeRecorder(engine) as recorder:
-        sender = PixelSender(client, target, recorder.record, run.run_id) if target else None
-        for page in iter_changes(engine, query, page_size=page_size):
-            if lookup is None:
-                lookup = session_waba_lookup(
-                    _sessions(engine, sorted({int(w) for w in page["workspace_id"]}))
-                )
-            waba = resolve_waba(page["workspace_id"], page["agent_phone"], page["default_country"],
-                                page["pixel_waba_id"], lookup)  # fmt: skip
-            events = build_events(page, build_user_data(page), waba, mapping)
-            del page  # raw PII goes no further than this point
-            mine = events["waba_id"].fillna("") == (group.waba_id or "")
-            events = events[mine.to_numpy()]
-            if events.empty:
-                continue
-            reason = _unsendable(target)
-            if reason is not None:
-                if run.dry_run:
-                    result.reasons[reason] += len(events)
-                    result.counts.update(_keys(events, SKIPPED))
-                else:
-                    recorder.record(outcome_frame(events, status=SKIPPED, reason=reason, run_id=run.run_id))
-                continue
-            verdict = validate_events(events, now=int(now()))
-            result.validation.append(verdict.summary)
-            bad = verdict.reasons.notna().to_numpy()
-            skipped, ready = events[bad], events[~bad]
-            if run.dry_run:
-                result.reasons.update(verdict.reasons[bad].tolist())
-                result.counts.update(_keys(skipped, SKIPPED))
-                result.would_send.update(zip(ready["pixel_id"], ready["event_name"], ready["action_source"],
-                                             strict=True))  # fmt: skip
-                continue
-            if not skipped.empty:
-                reasons = verdict.reasons[bad]
-                recorder.record(outcome_frame(skipped, status=SKIPPED, reason=reasons, run_id=run.run_id))
-            sender.send_all(ready)
+        senders = {key: PixelSender(client, target, recorder.record, run.run_id)
+                   for key, target in targets.items() if key not in blocked}  # fmt: skip
+        work = _prepare(engine, run, group, mapping, pixels, blocked, senders, result, now, page_size)
+        for item in prefetch(work, name=f"prepare {group.label}"):
+            if isinstance(item, _Skip):
+                recorder.record(item.outcomes)
+            else:
+                senders[item.pixel_key].send_batch(item.batch, item.body)
         if not run.dry_run:
             result.counts, result.reasons = recorder.counts, recorder.reasons
-        result.requests = sender.requests if sender is not None else 0
+            result.failures = recorder.failures
+        result.requests = sum(sender.requests for sender in senders.values())
     _store_group_result(engine, run, result)
     return result
+
+
+def _prepare(
+    engine: sa.Engine,
+    run: RunSpec,
+    group: Group,
+    mapping: EventMapping,
+    pixels: pd.DataFrame,
+    blocked: dict[int, str],
+    senders: dict[int, PixelSender],
+    result: GroupResult,
+    now: Callable[[], float],
+    page_size: int,
+) -> Iterator[_Skip | _Send]:
+    """The group's work items, page by page: skips to record, and batches (with their JSON) to send."""
+    lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
+    batcher = Batcher()
+    for page in iter_changes(engine, _query(run, mapping, group.workspace_ids), page_size=page_size):
+        session = session_wabas(page["workspace_id"], page["agent_phone"], page["default_country"], lookup)
+        events = build_events(page, build_user_data(page), session, mapping)
+        pixel_keys = page["pixel_keys"]
+        del page  # raw PII goes no further than this point
+        pairs = events_per_pixel(events, pixel_keys, pixels)
+        if not run.dry_run:
+            pairs = with_copy_keys(pairs)
+        is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
+        for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
+            if run.dry_run:
+                result.reasons[blocked[key]] += len(rows)
+                result.counts.update(_keys(rows, SKIPPED))
+            else:
+                yield _Skip(Outcomes(rows, SKIPPED, blocked[key], run.run_id))
+        pairs = pairs[~is_blocked]
+        if pairs.empty:
+            continue
+        verdict = validate_events(pairs, now=int(now()))
+        result.validation.append(verdict.summary)
+        bad = verdict.reasons.notna().to_numpy()
+        skipped, ready = pairs[bad], pairs[~bad]
+        if run.dry_run:
+            result.reasons.update(verdict.reasons[bad].tolist())
+            result.counts.update(_keys(skipped, SKIPPED))
+            result.would_send.update(zip(ready["pixel_id"], ready["event_name"], ready["action_source"],
+                                         strict=True))  # fmt: skip
+            continue
+        if not skipped.empty:
+            yield _Skip(Outcomes(skipped, SKIPPED, verdict.reasons[bad], run.run_id))
+        wabas = ready["waba_id"].where(ready["waba_id"].notna(), "")
+        for (key, waba), rows in ready.groupby([ready["pixel_key"], wabas], sort=True):
+            for batch in batcher.add((key, waba), rows):
+                yield _Send(int(key), batch, senders[int(key)].body(batch))
+    for (key, _), batch in batcher.flush():
+        yield _Send(int(key), batch, senders[int(key)].body(batch))
 
 
 def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) -> None:
@@ -201,9 +278,9 @@ def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) ->
                                                    "result": payload})  # fmt: skip
 
 
-def _unsendable(target: PixelTarget | None) -> str | None:
+def _unsendable(target: PixelTarget, enabled: bool) -> str | None:
     """Why nothing of this pixel can be sent, before asking Meta; None when it can."""
-    if target is None:
+    if not enabled:
         return PIXEL_GONE
     if not target.access_token:
         return NO_TOKEN
@@ -220,7 +297,7 @@ def _keys(events: pd.DataFrame, status: str) -> Counter:
 
 def finish_run(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> dict:
     """Checks every pair of the window has an outcome, moves the hourly watermark, stores a summary."""
-    params = _query(run, mapping, run.pixel_ids, False).params()
+    params = _query(run, mapping).params()
     with raw_connection(engine) as conn, conn.cursor() as cur:
         cur.execute(sql.load("run_completeness"), params)
         pairs, recorded, failed = cur.fetchone()

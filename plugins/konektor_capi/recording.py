@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 
 import pandas as pd
 import sqlalchemy as sa
+from psycopg2 import errors as pg_errors
 
 from konektor_capi import sql
-from konektor_capi.db import copy_frame
-from konektor_capi.outcomes import COLUMNS
+from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes
+
+_COPY_SYNC_LOGS = f"COPY sync_logs ({', '.join(COLUMNS)}) FROM STDIN"
+_COPY_STAGING = f"COPY sync_logs_staging ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 class OutcomeRecorder:
     """Holds one connection for a task; each `record` call is its own committed transaction, so a
-    crash loses at most the batch whose answer was in flight."""
+    crash loses at most the batch whose answer was in flight.
+
+    A batch is first COPied straight into sync_logs: almost every pair is recorded for the first
+    time, and a plain COPY costs half of an INSERT ... ON CONFLICT. A batch with a row already there
+    (a retry of a failed event) fails that COPY on the primary key, is rolled back whole, and goes
+    through the staging table and the upsert instead.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self._raw = engine.raw_connection()
@@ -24,22 +34,42 @@ class OutcomeRecorder:
         self._conn.commit()
         self.counts: Counter = Counter()
         self.reasons: Counter = Counter()
+        self.failures: Counter = Counter()  # (pixel id, reason) of failed events
+        self.upserts = 0
 
-    def record(self, outcomes: pd.DataFrame) -> None:
-        if outcomes.empty:
+    def record(self, outcomes: Outcomes) -> None:
+        if len(outcomes) == 0:
             return
-        frame = outcomes.loc[:, list(COLUMNS)]
+        lines = outcomes.copy_lines()
         try:
-            with self._conn.cursor() as cur:
-                copy_frame(cur, "sync_logs_staging", frame)
-                cur.execute(sql.load("upsert_sync_logs"))
-            self._conn.commit()
+            try:
+                with self._conn.cursor() as cur:
+                    cur.copy_expert(_COPY_SYNC_LOGS, io.StringIO(lines))
+                self._conn.commit()
+            except pg_errors.UniqueViolation:
+                self._conn.rollback()
+                self.upserts += 1
+                with self._conn.cursor() as cur:
+                    cur.copy_expert(_COPY_STAGING, io.StringIO(lines))
+                    cur.execute(sql.load("upsert_sync_logs"))
+                self._conn.commit()
         except BaseException:
             self._conn.rollback()
             raise
-        names = frame["event_name"].fillna("-")
-        self.counts.update(zip(frame["pixel_id"], names, frame["status"], strict=True))
-        self.reasons.update(r for r in frame["reason"].tolist() if isinstance(r, str))
+        self._count(outcomes)
+
+    def _count(self, outcomes: Outcomes) -> None:
+        events = outcomes.events
+        names = events["event_name"].where(events["event_name"].notna(), "-")
+        for (pixel, name), n in Counter(zip(events["pixel_id"], names, strict=True)).items():
+            self.counts[(pixel, name, outcomes.status)] += n
+        if isinstance(outcomes.reason, pd.Series):
+            self.reasons.update(r for r in outcomes.reason.tolist() if isinstance(r, str))
+        elif isinstance(outcomes.reason, str):
+            self.reasons[outcomes.reason] += len(outcomes)
+            if outcomes.status == FAILED:
+                for pixel, n in Counter(events["pixel_id"].tolist()).items():
+                    self.failures[(pixel, outcomes.reason)] += n
 
     def close(self) -> None:
         self._raw.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from konektor_capi.graph_client import GraphApiClient, SendResult
-from konektor_capi.outcomes import ACCEPTED, FAILED, PARTIAL, outcome_frame
+from konektor_capi.outcomes import ACCEPTED, FAILED, PARTIAL, Outcomes
 from konektor_capi.payloads import event_dicts, request_body
 from konektor_capi.retry_policy import Decision
 
@@ -30,14 +30,31 @@ class PixelTarget:
         return f"PixelTarget(pixel_id={self.pixel_id!r}, test_event_code={self.test_event_code!r})"
 
 
-def iter_batches(events: pd.DataFrame, max_size: int = MAX_BATCH) -> Iterator[pd.DataFrame]:
-    """At most `max_size` events per request, never mixing WABAs in one request."""
-    if events.empty:
-        return
-    keys = events["waba_id"].astype("object").where(events["waba_id"].notna(), "")
-    for _, group in events.groupby(keys, sort=True):
-        for start in range(0, len(group), max_size):
-            yield group.iloc[start : start + max_size]
+class Batcher:
+    """Cuts a stream of pages into batches of at most `max_size` events per key (pixel, WABA).
+
+    A page's short remainder per key waits for the next page instead of going out as a small request
+    of its own; `flush` hands over what is left at the end.
+    """
+
+    def __init__(self, max_size: int = MAX_BATCH) -> None:
+        self.max_size = max_size
+        self._held: dict[tuple, pd.DataFrame] = {}
+
+    def add(self, key: tuple, events: pd.DataFrame) -> Iterator[pd.DataFrame]:
+        held = self._held.pop(key, None)
+        if held is not None:
+            events = pd.concat([held, events])
+        full = len(events) - len(events) % self.max_size
+        for start in range(0, full, self.max_size):
+            yield events.iloc[start : start + self.max_size]
+        if full < len(events):
+            self._held[key] = events.iloc[full:]
+
+    def flush(self) -> Iterator[tuple[tuple, pd.DataFrame]]:
+        held, self._held = self._held, {}
+        for key in sorted(held, key=str):
+            yield key, held[key]
 
 
 class PixelSender:
@@ -45,7 +62,7 @@ class PixelSender:
         self,
         client: GraphApiClient,
         target: PixelTarget,
-        record: Callable[[pd.DataFrame], None],
+        record: Callable[[Outcomes], None],
         run_id: str,
     ) -> None:
         self.client = client
@@ -55,18 +72,18 @@ class PixelSender:
         self.pixel_error: SendResult | None = None
         self.requests = 0
 
-    def send_all(self, events: pd.DataFrame) -> None:
-        for batch in iter_batches(events):
-            self.send_batch(batch)
-
-    def send_batch(self, batch: pd.DataFrame) -> None:
+    def send_batch(self, batch: pd.DataFrame, body: bytes | None = None) -> None:
+        """Sends one batch of at most MAX_BATCH events; `body` is its request body when already built."""
         if self.pixel_error is not None:
             self.record(self._outcomes(batch, FAILED, self.pixel_error, attempts=0))
             return
-        self._send(batch)
+        self._send(batch, body)
 
-    def _send(self, batch: pd.DataFrame) -> None:
-        body = request_body(event_dicts(batch), self.target.access_token, self.target.test_event_code)
+    def body(self, batch: pd.DataFrame) -> bytes:
+        return request_body(event_dicts(batch), self.target.access_token, self.target.test_event_code)
+
+    def _send(self, batch: pd.DataFrame, body: bytes | None = None) -> None:
+        body = body if body is not None else self.body(batch)
         result = self.client.send(self.target.pixel_id, body)
         self.requests += result.attempts
         if result.ok:
@@ -86,7 +103,7 @@ class PixelSender:
             return
         self.record(self._outcomes(batch, FAILED, result, result.attempts))
 
-    def _outcomes(self, batch: pd.DataFrame, status: str, result: SendResult, attempts: int) -> pd.DataFrame:
+    def _outcomes(self, batch: pd.DataFrame, status: str, result: SendResult, attempts: int) -> Outcomes:
         reason = None
         if status == PARTIAL:
             shortfall = len(batch) - result.events_received
@@ -95,7 +112,7 @@ class PixelSender:
             reason = "; ".join(parts)[:1000]
         elif status == FAILED:
             reason = _scrub(result.error.reason, self.target.access_token)
-        return outcome_frame(
+        return Outcomes(
             batch,
             status=status,
             reason=reason,

@@ -37,14 +37,10 @@ def session_waba_lookup(sessions: pd.DataFrame) -> pd.DataFrame:
     return frame[["workspace_id", "phone", "session_waba_id"]].reset_index(drop=True)
 
 
-def resolve_waba(
-    workspace_id: pd.Series,
-    agent_phone: pd.Series,
-    default_country: pd.Series,
-    pixel_waba_id: pd.Series,
-    lookup: pd.DataFrame,
+def session_wabas(
+    workspace_id: pd.Series, agent_phone: pd.Series, default_country: pd.Series, lookup: pd.DataFrame
 ) -> pd.Series:
-    """The WABA per row (None where there is none), by the order in the module docstring."""
+    """Per row, the WABA of the session on the lead's agent number (None where no session matches)."""
     keys = pd.DataFrame(
         {
             "workspace_id": workspace_id.to_numpy(),
@@ -53,5 +49,22 @@ def resolve_waba(
     )
     matched = keys.merge(lookup, on=["workspace_id", "phone"], how="left")["session_waba_id"]
     matched.index = workspace_id.index
-    chosen = matched.where(matched.notna(), clean_waba_ids(pixel_waba_id))
+    return matched.astype("object").where(matched.notna(), None)
+
+
+def resolve_waba(
+    workspace_id: pd.Series,
+    agent_phone: pd.Series,
+    default_country: pd.Series,
+    pixel_waba_id: pd.Series,
+    lookup: pd.DataFrame,
+) -> pd.Series:
+    """The WABA per row (None where there is none), by the order in the module docstring."""
+    matched = session_wabas(workspace_id, agent_phone, default_country, lookup)
+    return fallback_waba(matched, clean_waba_ids(pixel_waba_id))
+
+
+def fallback_waba(session_waba: pd.Series, pixel_waba: pd.Series) -> pd.Series:
+    """The session's WABA, else the (cleaned) pixel's."""
+    chosen = session_waba.where(session_waba.notna(), pixel_waba.to_numpy())
     return chosen.astype("object").where(chosen.notna(), None)

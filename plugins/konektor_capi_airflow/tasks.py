@@ -75,8 +75,7 @@ def sync_group_task(run: dict, group: dict) -> dict:
         log.info("validation %s: %s", grp.label, validation)
     log.info("%s: %s", grp.label, summary)
     if result.failed:
-        top = result.reasons.most_common(1)[0][0] if result.reasons else "unknown"
-        raise PixelSyncFailed(f"{result.failed} event(s) of {grp.label} failed; top reason: {top}")
+        raise PixelSyncFailed(f"{result.failed} event(s) of {grp.label} failed: {result.failure_summary()}")
     return summary
 
 

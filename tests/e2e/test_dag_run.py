@@ -55,7 +55,9 @@ def test_dag_run_syncs_every_change_and_a_second_run_sends_nothing(db_uri, airfl
     assert rows[(c3, bad)]["status"] == "skipped"
     assert code != 0  # a run with failed events is a failed run
     log = (Path(airflow_home) / "last_run.log").read_text()
-    assert "pixel 4000000000000001 / WABA 900000000000011" in log  # readable map-index names
+    assert "'label': 'workspace 1'" in log  # readable map-index names
+    # the task says which pixel failed and why (not the commonest skip reason of the group)
+    assert "2 event(s) of workspace 1 failed: pixel 4000000000000002: 2 (meta error 190" in log
     for secret in ("EAAsecretE2Etoken", "EAAwrongtoken", "dewi@example.com"):
         assert secret not in log
         assert not any(secret in p.read_text(errors="replace") for p in Path(airflow_home).rglob("*.log"))

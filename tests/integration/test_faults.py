@@ -168,7 +168,7 @@ def test_crash_after_meta_answered_but_before_recording_resends_only_that_batch(
     changes = leads_with_changes(konektor, two_pixels, 3000)
     mapping = EventMapping()
     run = open_run(engine, "crashy", mode="hourly", window_end=now())
-    groups = [g for g in plan_groups(engine, run, mapping) if g.pixel_id == GOOD]
+    groups = plan_groups(engine, run, mapping)  # one workspace: one group, GOOD's batches first
     original = OutcomeRecorder.record
     calls = {"n": 0}
 
@@ -219,9 +219,20 @@ def test_watermark_stays_put_while_any_pair_of_the_window_lacks_an_outcome(
     leads_with_changes(konektor, two_pixels, 50)
     mapping = EventMapping()
     run = open_run(engine, "partial-run", mode="hourly", window_end=now())
-    groups = plan_groups(engine, run, mapping)
-    sync_group(engine, client, run, [g for g in groups if g.pixel_id == GOOD][0], mapping)
-    # the BAD pixel's task crashed before it recorded anything: finish must refuse to move on
+    original = OutcomeRecorder.record
+
+    def dies_on_bad(self, outcomes):
+        if set(outcomes.events["pixel_id"]) == {BAD}:
+            raise Crash("killed")
+        return original(self, outcomes)
+
+    monkeypatch.setattr(OutcomeRecorder, "record", dies_on_bad)
+    (group,) = plan_groups(engine, run, mapping)
+    with pytest.raises(Crash):
+        sync_group(engine, client, run, group, mapping)
+    monkeypatch.setattr(OutcomeRecorder, "record", original)
+    assert statuses(konektor, GOOD) == {"accepted": 50}
+    # the task died before it recorded the BAD pixel's batch: finish must refuse to move on
     with pytest.raises(IncompleteRun, match="50 of 100"):
         finish_run(engine, run, mapping)
     assert konektor.execute("SELECT count(*) FROM sync_watermark") == [(0,)]
