@@ -1,7 +1,7 @@
 """Checks the events about to be sent to Meta and says, per row, why one must not be sent.
 
-Great Expectations 1.x runs the rules (an ephemeral context, a suite built here, a validation
-definition over the pandas DataFrame); pandas turns GX's failing rows into one reason per row.
+Great Expectations 1.x runs the rules (an ephemeral context, one suite per row condition, each run
+over the rows its condition selects); pandas turns GX's failing rows into one reason per row.
 Meta rejects a whole batch when one event in it is invalid, so a row with a reason is held back.
 
 The GX objects are built once per process, on first use, and reused: only the DataFrame and the
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from great_expectations.core import ExpectationSuiteValidationResult
-    from great_expectations.core.validation_definition import ValidationDefinition
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.data_context import EphemeralDataContext
 
 SEVEN_DAYS = 7 * 86400
@@ -43,17 +43,12 @@ EVENT_COLUMNS = (
     "waba_id",
     "n_identifiers",
 )
-# Positional row number given to GX as the "unexpected index column": GX hands back, per
-# expectation, the _row of every failing row, whatever index the caller's DataFrame has. It is the
-# frame's first column because GX looks the name up by a linear scan of the columns once per
-# failing row.
-_ROW = "_row"
-_GX_COLUMNS = (_ROW, *(column for column in EVENT_COLUMNS if column != "to_status"))
 _RESULT_FORMAT = {
+    # COMPLETE is the only format that lists every failing row (the row lists of the others are
+    # capped). With no unexpected_index_column_names GX lists the batch's index labels in one go;
+    # naming a column made it look each failing row up one by one, per rule.
     "result_format": "COMPLETE",
-    "unexpected_index_column_names": [_ROW],
-    # Only the row numbers are needed: GX then returns one {"_row": [...]} list instead of a dict
-    # per failing row, and skips building a query string that lists every failing index.
+    # Only the failing rows' index labels are needed: no values, no query string listing them.
     "exclude_unexpected_values": True,
     "return_unexpected_index_query": False,
     "partial_unexpected_count": 0,
@@ -69,7 +64,7 @@ class Rule:
     expectation: str  # a class name in great_expectations.expectations
     kwargs: dict[str, Any]
     reason: Reason
-    # (column, value): the rule applies only to rows where column == value (a GX row condition).
+    # (column, value): the rule applies only to rows where column == value; GX is given only those.
     when: tuple[str, str] | None = None
 
 
@@ -230,9 +225,20 @@ class ValidationOutcome:
 
 
 @dataclass(frozen=True)
+class _Check:
+    """One GX suite: the rules that share a row condition, run on the rows it selects."""
+
+    when: tuple[str, str] | None
+    # The columns its rules read: GX copies its whole batch several times per expectation.
+    columns: tuple[str, ...]
+    suite: ExpectationSuite
+
+
+@dataclass(frozen=True)
 class _Gx:
     context: EphemeralDataContext
-    definition: ValidationDefinition
+    batch: BatchDefinition
+    checks: tuple[_Check, ...]
 
 
 _gx: _Gx | None = None
@@ -248,43 +254,41 @@ def _build_gx() -> _Gx:
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.row_conditions import Column
 
     # Ephemeral: every store lives in memory, nothing is written to disk.
     context = gx.get_context(mode="ephemeral")
     context.enable_analytics(False)
     # Without this every run prints tqdm "Calculating Metrics" bars to stderr.
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-
-    suite = context.suites.add(gx.ExpectationSuite(name="capi_events"))
-    for rule in RULES:
-        kwargs = dict(rule.kwargs)
-        if rule.when is not None:
-            # A GX row condition rather than helper columns precomputed in pandas: the rule stays a
-            # GX rule over the real column (GX counts the rows it checked and reports the bad
-            # values). Condition objects, since the string row_condition + condition_parser="pandas"
-            # form is deprecated since GX 1.9. On pandas each becomes a DataFrame.query filter,
-            # applied ~4 times per expectation (33 filters per call); measured on 1M rows, 3% bad:
-            # ~1.6 s of ~3.5 s, which is not worth trading the rule's readability for.
-            column, value = rule.when
-            kwargs["row_condition"] = Column(column) == value
-        expectation = getattr(gxe, rule.expectation)(
-            **kwargs, description=rule.description, meta={"rule": rule.name}
-        )
-        suite.add_expectation(expectation)
-    # The suite silently drops an expectation equal to one it holds; every rule must stay distinct.
-    if len(suite.expectations) != len(RULES):
-        raise RuntimeError("two rules build the same GX expectation")
-
     batch = (
         context.data_sources.add_pandas("capi_events")
         .add_dataframe_asset("events")
         .add_batch_definition_whole_dataframe("chunk")
     )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name="capi_events", data=batch, suite=suite)
-    )
-    return _Gx(context=context, definition=definition)
+
+    # The row condition selects the batch instead of being a GX row_condition on each expectation.
+    # On pandas GX turns a row_condition into a DataFrame.query over the whole frame, parsed and run
+    # ~4 times per expectation (33 per call): on 200k rows that was half of the run, and ~60 ms of
+    # fixed cost per call. Filtering once per condition, to the columns its rules read, gives GX the
+    # same rows: it still checks the real column and counts the rows it checked (element_count).
+    groups: dict[tuple[str, str] | None, list[Rule]] = {}
+    for rule in RULES:
+        groups.setdefault(rule.when, []).append(rule)
+    checks = []
+    for when, rules in groups.items():
+        name = "capi_events" if when is None else f"capi_events_{when[0]}_{when[1]}"
+        suite = context.suites.add(gx.ExpectationSuite(name=name))
+        for rule in rules:
+            expectation = getattr(gxe, rule.expectation)(
+                **rule.kwargs, description=rule.description, meta={"rule": rule.name}
+            )
+            suite.add_expectation(expectation)
+        # The suite silently drops an expectation equal to one it holds; every rule must stay distinct.
+        if len(suite.expectations) != len(rules):
+            raise RuntimeError("two rules build the same GX expectation")
+        columns = tuple(dict.fromkeys(rule.kwargs["column"] for rule in rules))
+        checks.append(_Check(when=when, columns=columns, suite=suite))
+    return _Gx(context=context, batch=batch, checks=tuple(checks))
 
 
 def _get_gx() -> _Gx:
@@ -296,23 +300,24 @@ def _get_gx() -> _Gx:
     return _gx
 
 
-def _run_gx(frame: pd.DataFrame, now: int) -> ExpectationSuiteValidationResult:
-    gx_objects = _get_gx()
+def _run_gx(gx_objects: _Gx, frames: list[pd.DataFrame], now: int) -> list[Any]:
+    # The validator ValidationDefinition.run and Batch.validate both wrap. run() also re-checks its
+    # definition against the context's stores and serialises every result, failing-row lists
+    # included, into the results store (which a long-lived worker then has to empty), ~10 ms a suite;
+    # Batch.validate loads, and fingerprints (hashes), each frame twice.
+    from great_expectations.validator.v1_validator import Validator
+
+    parameters = {"oldest_event_time": now - SEVEN_DAYS, "latest_event_time": now + FUTURE_SKEW}
+    results = []
     with _gx_lock:
-        result = gx_objects.definition.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters={
-                "oldest_event_time": now - SEVEN_DAYS,
-                "latest_event_time": now + FUTURE_SKEW,
-            },
-            result_format=_RESULT_FORMAT,
-        )
-        # run() keeps every result in the context's in-memory store: drop it, or a long-lived
-        # worker holds every run's failing-row lists.
-        store = gx_objects.context.validation_results_store
-        for key in store.list_keys():
-            store.remove_key(key)
-    return result
+        for check, frame in zip(gx_objects.checks, frames, strict=True):
+            validator = Validator(
+                batch_definition=gx_objects.batch,
+                batch_parameters={"dataframe": frame},
+                result_format=_RESULT_FORMAT,
+            )
+            results.extend(validator.validate_expectation_suite(check.suite, parameters).results)
+    return results
 
 
 def _failing_rows(rule: Rule, result: Any) -> np.ndarray:
@@ -322,12 +327,23 @@ def _failing_rows(rule: Rule, result: Any) -> np.ndarray:
         # counts; passing every row then would send events nobody checked.
         messages = {str(getattr(info, "exception_message", info)) for info in result.exception_info.values()}
         raise RuntimeError(f"GX could not evaluate rule {rule.name}: {'; '.join(sorted(messages))}")
-    rows = [row for chunk in details.get("unexpected_index_list") or [] for row in chunk[_ROW]]
+    rows = np.asarray(details.get("unexpected_index_list") or [], dtype=np.int64)
     if len(rows) != details["unexpected_count"]:
         raise RuntimeError(
             f"GX listed {len(rows)} of {details['unexpected_count']} failing rows for {rule.name}"
         )
-    return np.asarray(rows, dtype=np.int64)
+    return rows
+
+
+def _frame(events: pd.DataFrame, check: _Check) -> pd.DataFrame:
+    # Indexed by the row's position among the events, unnamed: GX then reports each failing row's
+    # index label as is (list(index)), whatever index the caller's frame has (named, repeated).
+    columns = list(check.columns)
+    if check.when is None:
+        return events.loc[:, columns].set_axis(pd.RangeIndex(len(events)), axis=0)
+    column, value = check.when
+    selected = (events[column] == value).to_numpy(dtype=bool, na_value=False)
+    return events.loc[selected, columns].set_axis(selected.nonzero()[0], axis=0)
 
 
 def validate_events(events: pd.DataFrame, now: int) -> ValidationOutcome:
@@ -336,16 +352,11 @@ def validate_events(events: pd.DataFrame, now: int) -> ValidationOutcome:
     if missing:
         raise ValueError(f"events lack columns {missing}")
 
-    # Only the checked columns (every GX row condition copies the frame's matching rows), on a
-    # 0..n-1 RangeIndex: the caller's index may be named (GX would then report it instead of _row)
-    # or not unique.
-    frame = events.loc[:, list(_GX_COLUMNS[1:])].reset_index(drop=True)
-    frame.insert(0, _ROW, np.arange(len(frame), dtype=np.int64))
-    result = _run_gx(frame, now)
-
-    by_rule = {r.expectation_config.meta["rule"]: r for r in result.results}
-    reasons = np.full(len(frame), None, dtype=object)
-    has_reason = np.zeros(len(frame), dtype=bool)
+    gx_objects = _get_gx()
+    frames = [_frame(events, check) for check in gx_objects.checks]
+    by_rule = {r.expectation_config.meta["rule"]: r for r in _run_gx(gx_objects, frames, now)}
+    reasons = np.full(len(events), None, dtype=object)
+    has_reason = np.zeros(len(events), dtype=bool)
     expectations: list[dict[str, Any]] = []
     first_reason_counts: dict[str, int] = {}
     for rule in RULES:
@@ -372,9 +383,9 @@ def validate_events(events: pd.DataFrame, now: int) -> ValidationOutcome:
 
     failed = int(has_reason.sum())
     summary = {
-        "rows": len(frame),
+        "rows": len(events),
         "failed_rows": failed,
-        "passed_rows": len(frame) - failed,
+        "passed_rows": len(events) - failed,
         "success": failed == 0,
         "expectations": expectations,
         # Rows reported under each rule (a row breaking several counts once, under the first).

@@ -357,3 +357,39 @@ def test_a_large_chunk_reports_exactly_the_broken_rows():
 
     assert reasons.notna().to_numpy().nonzero()[0].tolist() == broken.tolist()
     assert set(reasons.dropna()) == {NO_WABA}
+
+
+def test_a_row_without_the_conditions_column_value_skips_the_conditional_rules():
+    row = {**WEBSITE_LEAD, "action_source": None, "event_source_url": None, "client_user_agent": None}
+
+    outcome = validate_events(events(row, WEBSITE_LEAD), NOW)
+
+    assert outcome.reasons.tolist() == [None, None]
+    by_rule = {e["rule"]: e for e in outcome.summary["expectations"]}
+    assert by_rule["website_has_source_url"]["checked_rows"] == 1
+
+
+def test_a_large_mixed_chunk_maps_each_conditional_failure_back_to_its_row():
+    # Each condition's rows are checked apart from the others: the failing rows GX lists must land
+    # on the caller's rows, not on their position among the rows a condition selects.
+    n = 3_000
+    frame = events(*[VALID[i % 3] for i in range(n)])
+    frame.index = pd.RangeIndex(n) * 10 + 5
+    expected = [None] * n
+    breaks = [
+        (0, "event_source_url", "shop.example", BAD_URL),
+        (1, "currency", "idr", bad_currency("idr")),
+        (1, "waba_id", None, NO_WABA),
+        (2, "n_identifiers", 0, NO_IDENTIFIER),
+    ]
+    for k, (kind, column, value, reason) in enumerate(breaks):
+        rows = np.arange(kind + 3 * (7 + 11 * k), n, 3 * 97)
+        frame.iloc[rows, frame.columns.get_loc(column)] = value
+        for row in rows:
+            expected[row] = expected[row] or reason
+
+    outcome = validate_events(frame, NOW)
+
+    assert outcome.reasons.index.equals(frame.index)
+    assert outcome.reasons.tolist() == expected
+    assert outcome.summary["failed_rows"] == sum(r is not None for r in expected)
