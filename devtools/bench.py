@@ -349,6 +349,54 @@ def airflow_phase(data: Dataset, emulator) -> dict[str, Any]:
     }
 
 
+class CpuMeter:
+    """CPU seconds (user + system) spent meanwhile by this process, PostgreSQL and the emulator: on
+    two cores, where the wall time goes when every process competes for them."""
+
+    def __init__(self, emulator_pid: int | None, interval: float = 0.25) -> None:
+        self.emulator_pid = emulator_pid
+        self.interval = interval
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._kind: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-meter", daemon=True)
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        for proc in psutil.process_iter(["name"]):
+            kind = ("ours" if proc.pid == me else "emulator" if proc.pid == self.emulator_pid
+                    else "postgres" if proc.info["name"] == "postgres" else None)  # fmt: skip
+            if kind is None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                used = times.user + times.system
+                self._first.setdefault(proc.pid, used)
+                self._last[proc.pid] = used
+                self._kind[proc.pid] = kind
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> CpuMeter:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def seconds(self) -> dict[str, float]:
+        out = {"ours": 0.0, "postgres": 0.0, "emulator": 0.0}
+        for pid, last in self._last.items():
+            out[self._kind[pid]] += last - self._first[pid]
+        return {k: round(v, 2) for k, v in out.items()}
+
+
 def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict[str, Any]:
     reset_outputs(data.db_uri)
     admin = EmulatorAdmin(emulator.base_url)
@@ -357,7 +405,7 @@ def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict
     client = GraphApiClient(GraphApiConfig(base_url=emulator.base_url, api_version="v25.0"))
     profiler = cProfile.Profile() if profile else None
     try:
-        with RssSampler(self_only=True) as rss:
+        with RssSampler(self_only=True) as rss, CpuMeter(emulator.pid) as cpu:
             if profiler:
                 profiler.enable()
             staged = run_staged(engine, client)
@@ -384,6 +432,7 @@ def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict
         "outcomes": staged.outcomes,
         "changes_with_outcome": outcome_counts(data.db_uri)["changes_with_outcome"],
         "peak_rss_bench_process": rss.peak_tree,
+        "cpu_seconds": cpu.seconds(),
         "concurrent_runs": sorted(rss.others),
         "run": staged.run.to_dict(),
         "emulator": {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")},
@@ -578,6 +627,10 @@ def format_report(r: BenchResult) -> str:
         lines.append(f"  outcomes: {ip['outcomes']}; {ip['recorded']:,} of {ip['pairs']:,} pairs recorded, "
                      f"{ip['changes_with_outcome']:,} changes with an outcome; emulator "
                      f"{ip['emulator']['handler_seconds']:.1f} CPU-s")  # fmt: skip
+        cpu = ip.get("cpu_seconds") or {}
+        lines.append(f"  CPU seconds meanwhile: this process {cpu.get('ours', 0):.1f}, PostgreSQL "
+                     f"{cpu.get('postgres', 0):.1f}, emulator {cpu.get('emulator', 0):.1f} "
+                     f"(2 cores x {ip['seconds']:.1f}s = {2 * ip['seconds']:.1f} available)")  # fmt: skip
     if r.airflow:
         af = r.airflow
         lines += ["", "end to end through Airflow (airflow dags test, start-up included):"]

@@ -23,7 +23,11 @@ CREATE TABLE IF NOT EXISTS sync_logs (
     PRIMARY KEY (status_change_id, pixel_id),
     CHECK (status = 'accepted' OR reason IS NOT NULL)
 );
-CREATE INDEX IF NOT EXISTS sync_logs_status ON sync_logs (status, pixel_id);
+-- What an operator looks for is what did not go through, per pixel: index those rows only. Accepted rows
+-- are most of the table, and keeping them out keeps every batch's COPY cheap. (Replaces an index on
+-- every row's (status, pixel_id), which no query of ours used.)
+DROP INDEX IF EXISTS sync_logs_status;
+CREATE INDEX IF NOT EXISTS sync_logs_not_accepted ON sync_logs (pixel_id, status) WHERE status <> 'accepted';
 
 -- Where the hourly schedule has got to. Backfills never touch it.
 CREATE TABLE IF NOT EXISTS sync_watermark (

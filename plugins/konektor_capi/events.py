@@ -28,8 +28,10 @@ def _present(series: pd.Series) -> pd.Series:
 
 
 def _text_or_none(series: pd.Series) -> pd.Series:
+    # None, not pd.NA, for missing text: pd.NA is truthy-ambiguous and not JSON serialisable.
     text = series.astype("string").str.strip()
-    return text.where(text.notna() & (text != ""), None).astype("object")
+    keep = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
+    return text.astype("object").where(keep, None)
 
 
 def derive_event_id(status_change_id: pd.Series, change_event_id: pd.Series) -> pd.Series:

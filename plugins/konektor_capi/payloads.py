@@ -14,6 +14,11 @@ def _column(frame: pd.DataFrame, name: str) -> list:
     return frame[name].tolist()
 
 
+def _missing(value: object) -> bool:
+    # pandas 3 string operations leave pd.NA where events.py means None.
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def event_dicts(batch: pd.DataFrame) -> list[dict]:
     """Meta's event objects for these rows; missing values are left out, not sent as null."""
     names = _column(batch, "event_name")
@@ -31,10 +36,12 @@ def event_dicts(batch: pd.DataFrame) -> list[dict]:
     out = []
     for i in range(len(names)):
         source = sources[i]
+        user = {}
         if source == "business_messaging":
-            user = {"whatsapp_business_account_id": wabas[i], "ctwa_clid": clids[i]}
+            for field, v in (("whatsapp_business_account_id", wabas[i]), ("ctwa_clid", clids[i])):
+                if not _missing(v):
+                    user[field] = v
         else:
-            user = {}
             for field, column in user_columns:
                 v = column[i]
                 if v is not None:
@@ -48,16 +55,17 @@ def event_dicts(batch: pd.DataFrame) -> list[dict]:
         }
         if source == "business_messaging":
             event["messaging_channel"] = "whatsapp"
-        elif source == "website":
+        elif source == "website" and not _missing(urls[i]):
             event["event_source_url"] = urls[i]
         custom = {}
         value = values[i]
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        if not _missing(value):
             custom["value"] = float(value)
-            custom["currency"] = currencies[i]
+            if not _missing(currencies[i]):
+                custom["currency"] = currencies[i]
         if source == "system_generated":
             custom["event_source"] = "crm"
-            if crm_names[i] is not None:
+            if not _missing(crm_names[i]):
                 custom["lead_event_source"] = crm_names[i]
         if custom:
             event["custom_data"] = custom
@@ -71,3 +79,8 @@ def request_body(events: list[dict], access_token: str, test_event_code: str | N
     if test_event_code:
         body["test_event_code"] = test_event_code
     return orjson.dumps(body)
+
+
+def batch_body(batch: pd.DataFrame, access_token: str, test_event_code: str | None) -> bytes:
+    """The POST body for these rows; the one entry point the sender needs."""
+    return request_body(event_dicts(batch), access_token, test_event_code)

@@ -43,6 +43,9 @@ class IncompleteRun(RuntimeError):
 
 
 MAX_GROUPS = 16
+# Work items the preparing thread may run ahead: about one page's batches, so that sending goes on
+# while the next page is parsed, hashed and validated (~60 MB of request bodies at most).
+PREFETCH_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,7 @@ def sync_group(
         senders = {key: PixelSender(client, target, recorder.record, run.run_id)
                    for key, target in targets.items() if key not in blocked}  # fmt: skip
         work = _prepare(engine, run, group, mapping, pixels, blocked, senders, result, now, page_size)
-        for item in prefetch(work, name=f"prepare {group.label}"):
+        for item in prefetch(work, depth=PREFETCH_DEPTH, name=f"prepare {group.label}"):
             if isinstance(item, _Skip):
                 recorder.record(item.outcomes)
             else:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from konektor_capi.graph_client import GraphApiClient, SendResult
 from konektor_capi.outcomes import ACCEPTED, FAILED, PARTIAL, Outcomes
-from konektor_capi.payloads import event_dicts, request_body
+from konektor_capi.payloads import batch_body
 from konektor_capi.retry_policy import Decision
 
 MAX_BATCH = 1000
@@ -80,7 +80,7 @@ class PixelSender:
         self._send(batch, body)
 
     def body(self, batch: pd.DataFrame) -> bytes:
-        return request_body(event_dicts(batch), self.target.access_token, self.target.test_event_code)
+        return batch_body(batch, self.target.access_token, self.target.test_event_code)
 
     def _send(self, batch: pd.DataFrame, body: bytes | None = None) -> None:
         body = body if body is not None else self.body(batch)

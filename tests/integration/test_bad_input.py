@@ -71,3 +71,15 @@ def test_every_change_gets_exactly_one_clear_outcome_per_pixel(engine, client, k
     dump = repr(rows)
     for raw in ("SITI@EXAMPLE.COM", "siti@example.com", "O'Neil", "not-an-email"):
         assert raw not in dump
+
+
+def test_a_workspace_without_a_lead_source_name_still_sends(engine, client, konektor, meta):
+    ws = konektor.workspace(2, source="  ")  # blank: a CRM event's lead_event_source is left out
+    konektor.pixel(ws, GOOD, token="tok")
+    meta.register_pixels({GOOD: "tok"})
+    change = konektor.change(konektor.lead(ws, email="a@example.com"), "new")
+    sync_once(engine, client)
+    (row,) = konektor.sync_logs()
+    assert (row["status_change_id"], row["status"]) == (change, "accepted")
+    (received,) = meta.events(GOOD)
+    assert received["event"]["custom_data"] == {"event_source": "crm"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -60,7 +61,10 @@ def test_any_rows_build_well_formed_events(rows):
     # the same rows always give the same events (stable event ids across reruns)
     again = build_events(frame, build_user_data(frame), waba, mapping)
     assert again["event_id"].tolist() == events["event_id"].tolist()
+    # missing values are None, never pd.NA (which no JSON encoder takes)
+    assert not any(v is pd.NA for column in events.columns for v in events[column].tolist())
     payload = event_dicts(events[events["event_name"].notna()])
+    orjson.dumps(payload)
     for event in payload:
         assert isinstance(event["event_time"], int)
         assert all(v is not None for v in event["user_data"].values())

@@ -59,9 +59,8 @@ def test_one_line_per_event_with_the_shared_result_and_every_column():
     assert first["status_change_id"] == "1" and first["lead_id"] == "100" and first["workspace_id"] == "7"
     assert first["event_time"] == "2025-11-24T16:00:00Z"  # epoch 1_764_000_000, as timestamptz text
     assert first["waba_id"] is None and first["reason"] is None and first["error_code"] is None
-    assert (first["status"], first["attempts"], first["fbtrace_id"], first["run_id"]) == (
-        "accepted", "2", "AbC", "run-1"
-    )
+    shared = (first["status"], first["attempts"], first["fbtrace_id"], first["run_id"])
+    assert shared == ("accepted", "2", "AbC", "run-1")
 
 
 def test_reasons_per_row_for_skips():
