@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -46,12 +47,14 @@ def run_dag(db_uri: str, graph_conn: str, conf: dict | None = None, timeout: flo
         }
     )
     stack.ensure_airflow_db(env)
-    cmd = [stack.airflow_bin(), "dags", "test", "meta_capi_sync"]
+    cmd = stack.airflow_cmd("dags", "test", "meta_capi_sync")
     if conf:
         cmd += ["--conf", json.dumps(conf)]
     log_path = stack.AIRFLOW_HOME / "last_run.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
+        log.write(f"$ {shlex.join(cmd)}\n")  # the exact command (see stack.airflow_cmd)
+        log.flush()
         try:
             code = subprocess.run(
                 cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout

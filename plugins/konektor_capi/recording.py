@@ -14,6 +14,9 @@ from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes
 
 _COPY_SYNC_LOGS = f"COPY sync_logs ({', '.join(COLUMNS)}) FROM STDIN"
 _COPY_STAGING = f"COPY sync_logs_staging ({', '.join(COLUMNS)}) FROM STDIN"
+# psycopg2 reads the COPY source in chunks of `size` (8 KiB by default), taking the GIL back for each:
+# with the preparing thread busy, every chunk can wait a whole switch interval. A batch is ~200 KiB.
+COPY_CHUNK = 1 << 20
 
 
 class OutcomeRecorder:
@@ -44,13 +47,13 @@ class OutcomeRecorder:
         try:
             try:
                 with self._conn.cursor() as cur:
-                    cur.copy_expert(_COPY_SYNC_LOGS, io.StringIO(lines))
+                    cur.copy_expert(_COPY_SYNC_LOGS, io.StringIO(lines), size=COPY_CHUNK)
                 self._conn.commit()
             except pg_errors.UniqueViolation:
                 self._conn.rollback()
                 self.upserts += 1
                 with self._conn.cursor() as cur:
-                    cur.copy_expert(_COPY_STAGING, io.StringIO(lines))
+                    cur.copy_expert(_COPY_STAGING, io.StringIO(lines), size=COPY_CHUNK)
                     cur.execute(sql.load("upsert_sync_logs"))
                 self._conn.commit()
         except BaseException:
