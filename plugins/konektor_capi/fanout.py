@@ -16,10 +16,17 @@ from konektor_capi.waba import clean_waba_ids, fallback_waba
 
 def pixel_pairs(pixel_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(row position, meta_pixels id) per pair, from the extract's space-separated `pixel_keys`."""
-    lists = [str(k).split() for k in pixel_keys.tolist()]
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    positions = np.repeat(np.arange(len(lists)), counts)
-    keys = np.fromiter(map(int, chain.from_iterable(lists)), dtype=np.int64, count=int(counts.sum()))
+    # Most changes of a workspace owe the same pixels: split each distinct list once.
+    codes, distinct = pd.factorize(pixel_keys.astype("object"), sort=False)
+    lists = [[int(k) for k in str(text).split()] for text in distinct]
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    counts = lengths[codes]
+    positions = np.repeat(np.arange(len(codes)), counts)
+    # Row by row, the keys of its list: offsets into the flattened distinct lists.
+    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(lengths.sum()))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[codes]
+    within = np.arange(len(positions)) - np.repeat(np.cumsum(counts) - counts, counts)
+    keys = flat[np.repeat(starts, counts) + within]
     return positions, keys
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from konektor_capi.fanout import events_per_pixel, group_pixels, pixel_pairs
 from konektor_capi.pipeline import pack_workspaces
@@ -13,6 +15,15 @@ def test_pixel_pairs_from_keys():
     positions, keys = pixel_pairs(pd.Series(["3 5", "5", "3 5 9"]))
     assert positions.tolist() == [0, 0, 1, 2, 2, 2]
     assert keys.tolist() == [3, 5, 5, 3, 5, 9]
+    positions, keys = pixel_pairs(pd.Series([], dtype=object))
+    assert positions.tolist() == keys.tolist() == []
+
+
+@given(st.lists(st.lists(st.integers(1, 10**12), min_size=1, max_size=4), max_size=30))
+def test_pixel_pairs_match_splitting_row_by_row(lists):
+    positions, keys = pixel_pairs(pd.Series([" ".join(map(str, keys)) for keys in lists], dtype=object))
+    expected = [(i, k) for i, keys in enumerate(lists) for k in keys]
+    assert list(zip(positions.tolist(), keys.tolist(), strict=True)) == expected
 
 
 def pixels() -> pd.DataFrame:
