@@ -349,9 +349,15 @@ def airflow_phase(data: Dataset, emulator) -> dict[str, Any]:
     }
 
 
+def _parent(proc: psutil.Process) -> int | None:
+    with contextlib.suppress(psutil.Error):
+        return proc.ppid()
+    return None
+
+
 class CpuMeter:
-    """CPU seconds (user + system) spent meanwhile by this process, PostgreSQL and the emulator: on
-    two cores, where the wall time goes when every process competes for them."""
+    """CPU seconds (user + system) spent meanwhile by this process and its children (delivery), by
+    PostgreSQL and by the emulator: on two cores, where the wall time goes."""
 
     def __init__(self, emulator_pid: int | None, interval: float = 0.25) -> None:
         self.emulator_pid = emulator_pid
@@ -365,8 +371,9 @@ class CpuMeter:
     def _sample(self) -> None:
         me = os.getpid()
         for proc in psutil.process_iter(["name"]):
-            kind = ("ours" if proc.pid == me else "emulator" if proc.pid == self.emulator_pid
-                    else "postgres" if proc.info["name"] == "postgres" else None)  # fmt: skip
+            kind = ("emulator" if proc.pid == self.emulator_pid
+                    else "postgres" if proc.info["name"] == "postgres"
+                    else "ours" if proc.pid == me or _parent(proc) == me else None)  # fmt: skip
             if kind is None:
                 continue
             with contextlib.suppress(psutil.Error):
@@ -611,15 +618,17 @@ def format_report(r: BenchResult) -> str:
     if r.inprocess:
         ip = r.inprocess
         st = ip["stages"]
-        lines += ["", "in process, busy time per stage (two threads overlap: the stages add up to more than",
-                  "the total; rows = change x pixel events through the stage, changes for normalise):",
+        lines += ["", "in process, busy time per stage (preparing, in the task's process, overlaps delivery,",
+                  "send + record in a child process: the stages add up to more than the total; rows =",
+                  "change x pixel events through the stage, changes for normalise):",
                   _row("stage", "seconds", "rows", "rows/s")]  # fmt: skip
         for name in STAGES:
             lines.append(_row(name, st[name]["seconds"], st[name]["rows"]))
             for part, label in (("http", "HTTP"), ("gx_setup", "GX set-up")):
                 if PARTS[part] == name:
                     lines.append(_row(f"  of which {label}", st[part]["seconds"], st[part]["rows"] or None))
-        lines.append(_row("other in sync_group", st["other"]["seconds"], None))
+        lines.append(_row("other (preparing)", st["other"]["seconds"], None))
+        lines.append(_row("delivery idle", st["idle"]["seconds"], None))
         lines.append(_row("plan+finish", st["plan"]["seconds"] + st["finish"]["seconds"], None))
         lines.append(_row("total", ip["seconds"], ip["pairs"])
                      + f"   ({_rate(d.mapped, ip['seconds'])} changes/s; {ip['groups']} groups, "
@@ -628,7 +637,7 @@ def format_report(r: BenchResult) -> str:
                      f"{ip['changes_with_outcome']:,} changes with an outcome; emulator "
                      f"{ip['emulator']['handler_seconds']:.1f} CPU-s")  # fmt: skip
         cpu = ip.get("cpu_seconds") or {}
-        lines.append(f"  CPU seconds meanwhile: this process {cpu.get('ours', 0):.1f}, PostgreSQL "
+        lines.append(f"  CPU seconds meanwhile: ours (with delivery) {cpu.get('ours', 0):.1f}, PostgreSQL "
                      f"{cpu.get('postgres', 0):.1f}, emulator {cpu.get('emulator', 0):.1f} "
                      f"(2 cores x {ip['seconds']:.1f}s = {2 * ip['seconds']:.1f} available)")  # fmt: skip
     if r.airflow:

@@ -1,15 +1,14 @@
 """The benchmark's in-process run: the real `pipeline.sync_group`, with a timer around each stage.
 
-Rather than a copy of `sync_group` that could drift from it, `instrumented()` swaps the stage
-functions `konektor_capi.pipeline` calls (iter_changes, build_user_data, session_wabas, build_events,
-events_per_pixel, validate_events, OutcomeRecorder, PixelSender, ...) for timed wrappers, in this
-process only and only for the duration of the block, and `run_staged` then runs open_run ->
-plan_groups -> sync_group per group -> finish_run exactly as the DAG does.
+Rather than a copy of `sync_group` that could drift from it, `instrumented()` swaps the preparing
+stages `konektor_capi.pipeline` calls (iter_changes, build_user_data, session_wabas, build_events,
+events_per_pixel, validate_events, with_copy_keys) for timed wrappers, in this process only and only
+for the duration of the block, and `run_staged` then runs open_run -> plan_groups -> sync_group per
+group -> finish_run exactly as the DAG does. Delivery (HTTP and recording) runs in a child process
+and reports its own clock; "idle" is the time it waited for work.
 
-sync_group prepares batches in a background thread while its own thread sends and records, so the
-stages overlap: each stage's figure is the time a thread spent in it (busy time), and the stages
-add up to more than the wall time. Time in the sending thread that no stage claims (mostly waiting
-for the preparing thread) is reported as "other".
+Preparing and delivering overlap, so each stage's figure is busy time, and the stages add up to more
+than the wall time. Preparing time no stage claims (encoding events, batching) is "other".
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from konektor_capi import pipeline, validation
-from konektor_capi.graph_client import GraphApiClient, SendResult
+from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.runs import HOURLY, RunSpec, open_run
 
@@ -34,7 +33,7 @@ from konektor_capi.runs import HOURLY, RunSpec, open_run
 # Graph API, "gx_setup" (of validate) the one-off build of the Great Expectations objects per process.
 STAGES = ("extract", "normalise", "validate", "build", "send", "record")
 PARTS = {"http": "send", "gx_setup": "validate"}
-OVERHEAD = ("other", "plan", "finish")
+OVERHEAD = ("other", "idle", "plan", "finish")
 # Functions of konektor_capi.pipeline charged to a stage: name -> (stage, whose rows count: the first
 # argument's, the result's, or none). Normalising counts changes; the rest count (change, pixel) events.
 _TIMED_FUNCTIONS = {
@@ -79,21 +78,6 @@ class StageTimer:
             self.rows[name] += rows
 
 
-class TimedClient:
-    """The Graph API client with the HTTP round trips (retries included) charged to "http"."""
-
-    def __init__(self, client: GraphApiClient, timer: StageTimer) -> None:
-        self._client = client
-        self._timer = timer
-
-    def send(self, pixel_id: str, body: bytes) -> SendResult:
-        with self._timer.stage("http"):
-            return self._client.send(pixel_id, body)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
 def _timed(timer: StageTimer, stage: str, rows_of: str | None, func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         with timer.stage(stage, len(args[0]) if rows_of == "argument" else 0):
@@ -121,40 +105,16 @@ def _timed_pages(timer: StageTimer, iter_changes: Callable) -> Callable:
 
 @contextmanager
 def instrumented(timer: StageTimer) -> Iterator[None]:
-    """Times the stages `pipeline.sync_group` calls, by swapping them in the pipeline module."""
-    recorder_class = pipeline.OutcomeRecorder
-    sender_class = pipeline.PixelSender
+    """Times the preparing stages `pipeline.sync_group` calls, by swapping them in the pipeline module.
 
-    class TimedRecorder(recorder_class):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs) -> None:
-            with timer.stage("record"):
-                super().__init__(*args, **kwargs)
-
-        def record(self, outcomes) -> None:
-            with timer.stage("record", len(outcomes)):
-                super().record(outcomes)
-
-        def close(self) -> None:
-            with timer.stage("record"):
-                super().close()
-
-    class TimedSender(sender_class):  # type: ignore[misc, valid-type]
-        def body(self, batch) -> bytes:  # the request's JSON, built in the preparing thread
-            with timer.stage("send"):
-                return super().body(batch)
-
-        def send_batch(self, batch, body=None) -> None:
-            timer.count("http", len(batch))
-            with timer.stage("send", len(batch)):
-                super().send_batch(batch, body)
-
+    Delivery (send, record) may run in a child process: its own clock comes back in each group's
+    result (`delivery_seconds`) and `run_staged` adds it.
+    """
     patches: dict[str, Any] = {
         name: _timed(timer, stage, rows_of, getattr(pipeline, name))
         for name, (stage, rows_of) in _TIMED_FUNCTIONS.items()
     }
     patches["iter_changes"] = _timed_pages(timer, pipeline.iter_changes)
-    patches["OutcomeRecorder"] = TimedRecorder
-    patches["PixelSender"] = TimedSender
     originals = {name: getattr(pipeline, name) for name in patches}  # AttributeError: sync_group changed
     try:
         for name, value in patches.items():
@@ -187,7 +147,6 @@ def run_staged(
     """One hourly run (open, plan, every group, finish) through the pipeline's own functions, timed."""
     mapping = mapping or EventMapping()
     timer = StageTimer()
-    timed_client = TimedClient(client, timer)
     started = time.perf_counter()
     with timer.stage("plan"):
         run = open_run(engine, run_id or f"bench-{time.time_ns()}", mode=HOURLY,
@@ -199,8 +158,16 @@ def run_staged(
     with instrumented(timer):
         for group in groups:
             with timer.stage("other"):
-                result = pipeline.sync_group(engine, timed_client, run, group, mapping)  # type: ignore[arg-type]
+                result = pipeline.sync_group(engine, client, run, group, mapping)
             requests += result.requests
+            delivered = result.delivery_seconds
+            timer.seconds["http"] += delivered.get("http", 0.0)
+            timer.seconds["record"] += delivered.get("record", 0.0)
+            timer.seconds["idle"] += delivered.get("idle", 0.0)
+            timer.count("record", sum(result.counts.values()))
+            sent = sum(n for (_, _, status), n in result.counts.items() if status != "skipped")
+            timer.count("send", sent)
+            timer.count("http", sent)
     with timer.stage("finish"):
         summary = pipeline.finish_run(engine, run, mapping)
     wall = time.perf_counter() - started

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from konektor_capi import sql
 from konektor_capi.db import raw_connection
+from konektor_capi.delivery import DeliverySetup, Send, Skip, deliver_in_process, deliver_in_thread, slim
 from konektor_capi.events import build_events
 from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.fanout import events_per_pixel, group_pixels
@@ -25,10 +26,8 @@ from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import SKIPPED, Outcomes, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON, event_json
-from konektor_capi.prefetch import prefetch
-from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
-from konektor_capi.sender import Batcher, PixelSender, PixelTarget
+from konektor_capi.sender import Batcher, PixelTarget
 from konektor_capi.user_data import build_user_data
 from konektor_capi.validation import validate_events
 from konektor_capi.waba import session_waba_lookup, session_wabas
@@ -45,9 +44,8 @@ class IncompleteRun(RuntimeError):
 
 
 MAX_GROUPS = 16
-# Work items the preparing thread may run ahead: about one page's batches, so that sending goes on
-# while the next page is parsed, hashed and validated (~60 MB of request bodies at most).
-PREFETCH_DEPTH = 100
+# From this many unfinished pairs a group delivers from a child process (see delivery.py).
+PROCESS_MIN_PAIRS = 20_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,7 @@ class GroupResult:
     requests: int = 0
     validation: list[dict] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)  # (pixel id, reason) of failed events
+    delivery_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -105,6 +104,7 @@ class GroupResult:
             "would_send": [[*k, n] for k, n in sorted(self.would_send.items(), key=str)],
             "requests": self.requests,
             "failed": self.failed,
+            "delivery_seconds": self.delivery_seconds,
         }
 
 
@@ -153,18 +153,6 @@ def pack_workspaces(pending: dict[int, int], max_groups: int) -> list[Group]:
     )
 
 
-@dataclass(frozen=True)
-class _Skip:
-    outcomes: Outcomes
-
-
-@dataclass(frozen=True)
-class _Send:
-    pixel_key: int
-    batch: pd.DataFrame
-    body: bytes
-
-
 def _targets(pixels: pd.DataFrame, run: RunSpec) -> dict[int, PixelTarget]:
     return {
         int(key): PixelTarget(str(pixel_id), _text(token), run.test_event_code or _text(code) or None)
@@ -192,11 +180,14 @@ def sync_group(
     now: Callable[[], float] = time.time,
     page_size: int = 50_000,
     on_secret: Callable[[str], None] = lambda _secret: None,
+    delivery: str = "auto",
 ) -> GroupResult:
     """Extract, normalise, validate, build, send and record one group's unfinished events.
 
-    Preparing runs in a background thread (`prefetch`), a few batches ahead; sending and recording
-    stay in this thread, one batch after the other, so a crash loses at most the batch in flight.
+    This process prepares the batches; sending and recording them happens one batch after the other
+    in a child process (`delivery="process"`, see delivery.py) or in this one while a thread
+    prepares (`delivery="thread"`); "auto" takes the child process for groups large enough to repay
+    its start-up (about half a second).
     """
     result = GroupResult(group)
     pixels = group_pixels(_frame(engine, "group_pixels", {"workspace_ids": list(group.workspace_ids)}))
@@ -204,21 +195,21 @@ def sync_group(
     for target in targets.values():
         if target.access_token:
             on_secret(target.access_token)
-    blocked = {key: reason for key, enabled in zip(pixels["pixel_key"], pixels["enabled"], strict=True)
+    blocked = {int(key): reason for key, enabled in zip(pixels["pixel_key"], pixels["enabled"], strict=True)
                if (reason := _unsendable(targets[int(key)], bool(enabled))) is not None}  # fmt: skip
-    with OutcomeRecorder(engine) as recorder:
-        senders = {key: PixelSender(client, target, recorder.record, run.run_id)
-                   for key, target in targets.items() if key not in blocked}  # fmt: skip
-        work = _prepare(engine, run, group, mapping, pixels, blocked, senders, result, now, page_size)
-        for item in prefetch(work, depth=PREFETCH_DEPTH, name=f"prepare {group.label}"):
-            if isinstance(item, _Skip):
-                recorder.record(item.outcomes)
-            else:
-                senders[item.pixel_key].send_batch(item.batch, item.body)
-        if not run.dry_run:
-            result.counts, result.reasons = recorder.counts, recorder.reasons
-            result.failures = recorder.failures
-        result.requests = sum(sender.requests for sender in senders.values())
+    work = _prepare(engine, run, group, mapping, pixels, blocked, result, now, page_size)
+    if run.dry_run:
+        for _ in work:  # a dry run only counts, in `result`; it yields nothing to deliver
+            pass
+    else:
+        setup = DeliverySetup(engine.url.render_as_string(hide_password=False), client.config,
+                              {k: t for k, t in targets.items() if k not in blocked}, run.run_id)  # fmt: skip
+        if delivery == "process" or (delivery == "auto" and group.pending >= PROCESS_MIN_PAIRS):
+            done = deliver_in_process(work, setup)
+        else:
+            done = deliver_in_thread(work, setup, engine, client)
+        result.counts, result.reasons, result.failures = done.counts, done.reasons, done.failures
+        result.requests, result.delivery_seconds = done.requests, done.seconds
     _store_group_result(engine, run, result)
     return result
 
@@ -230,11 +221,10 @@ def _prepare(
     mapping: EventMapping,
     pixels: pd.DataFrame,
     blocked: dict[int, str],
-    senders: dict[int, PixelSender],
     result: GroupResult,
     now: Callable[[], float],
     page_size: int,
-) -> Iterator[_Skip | _Send]:
+) -> Iterator[Skip | Send]:
     """The group's work items, page by page: skips to record, and batches (with their JSON) to send."""
     lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
     batcher = Batcher()
@@ -255,7 +245,7 @@ def _prepare(
                 result.reasons[blocked[key]] += len(rows)
                 result.counts.update(_keys(rows, SKIPPED))
             else:
-                yield _Skip(Outcomes(rows, SKIPPED, blocked[key], run.run_id))
+                yield Skip(Outcomes(slim(rows), SKIPPED, blocked[key], run.run_id))
         pairs = pairs[~is_blocked]
         if pairs.empty:
             continue
@@ -270,13 +260,13 @@ def _prepare(
                                          strict=True))  # fmt: skip
             continue
         if not skipped.empty:
-            yield _Skip(Outcomes(skipped, SKIPPED, verdict.reasons[bad], run.run_id))
+            yield Skip(Outcomes(slim(skipped), SKIPPED, verdict.reasons[bad], run.run_id))
         wabas = ready["waba_id"].where(ready["waba_id"].notna(), "")
         for (key, waba), rows in ready.groupby([ready["pixel_key"], wabas], sort=True):
-            for batch in batcher.add((key, waba), rows):
-                yield _Send(int(key), batch, senders[int(key)].body(batch))
+            for batch in batcher.add((key, waba), slim(rows)):
+                yield Send(int(key), batch)
     for (key, _), batch in batcher.flush():
-        yield _Send(int(key), batch, senders[int(key)].body(batch))
+        yield Send(int(key), batch)
 
 
 def _encoded(events: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:

@@ -179,8 +179,8 @@ def test_crash_after_meta_answered_but_before_recording_resends_only_that_batch(
         return original(self, outcomes)
 
     monkeypatch.setattr(OutcomeRecorder, "record", dying_record)
-    with pytest.raises(Crash):
-        sync_group(engine, client, run, groups[0], mapping)
+    with pytest.raises(Crash):  # delivering in this process, so that the patched recorder is the one used
+        sync_group(engine, client, run, groups[0], mapping, delivery="thread")
     monkeypatch.setattr(OutcomeRecorder, "record", original)
     assert statuses(konektor, GOOD) == {"accepted": 1000}  # the first batch was durable
 
@@ -229,7 +229,7 @@ def test_watermark_stays_put_while_any_pair_of_the_window_lacks_an_outcome(
     monkeypatch.setattr(OutcomeRecorder, "record", dies_on_bad)
     (group,) = plan_groups(engine, run, mapping)
     with pytest.raises(Crash):
-        sync_group(engine, client, run, group, mapping)
+        sync_group(engine, client, run, group, mapping, delivery="thread")
     monkeypatch.setattr(OutcomeRecorder, "record", original)
     assert statuses(konektor, GOOD) == {"accepted": 50}
     # the task died before it recorded the BAD pixel's batch: finish must refuse to move on
@@ -238,3 +238,54 @@ def test_watermark_stays_put_while_any_pair_of_the_window_lacks_an_outcome(
     assert konektor.execute("SELECT count(*) FROM sync_watermark") == [(0,)]
     sync_once(engine, client, "partial-run")  # the rerun completes the window
     assert konektor.execute("SELECT watermark FROM sync_watermark") == [(run.window_end,)]
+
+
+def test_delivery_from_a_child_process_gives_the_same_outcomes(engine, client, konektor, meta, two_pixels):
+    changes = leads_with_changes(konektor, two_pixels, 2500)
+    mapping = EventMapping()
+    run = open_run(engine, "child", mode="hourly", window_end=now())
+    (group,) = plan_groups(engine, run, mapping)
+    result = sync_group(engine, client, run, group, mapping, delivery="process")
+    assert statuses(konektor, GOOD) == statuses(konektor, BAD) == {"accepted": len(changes)}
+    assert result.requests == 6  # 2500 per pixel: 1000 + 1000 + 500, remainders carried, none split
+    assert result.delivery_seconds["http"] > 0 and result.delivery_seconds["record"] > 0
+    assert meta.stats()["duplicates"] == 0
+
+
+def test_a_failure_in_the_delivery_process_is_raised_without_the_token(engine, client, konektor, meta,
+                                                                      two_pixels):  # fmt: skip
+    from konektor_capi.delivery import DeliveryFailed
+
+    leads_with_changes(konektor, two_pixels, 1500)
+    mapping = EventMapping()
+    run = open_run(engine, "child-dies", mode="hourly", window_end=now())
+    (group,) = plan_groups(engine, run, mapping)
+    # sync_logs loses a column the recorder writes: every COPY fails inside the child
+    konektor.execute("ALTER TABLE sync_logs RENAME COLUMN fbtrace_id TO trace")
+    with pytest.raises(DeliveryFailed) as raised:
+        sync_group(engine, client, run, group, mapping, delivery="process")
+    assert "fbtrace_id" in str(raised.value)
+    assert "tok-good" not in str(raised.value) and "tok-bad" not in str(raised.value)
+    konektor.execute("ALTER TABLE sync_logs RENAME COLUMN trace TO fbtrace_id")
+    assert konektor.sync_logs() == []
+    sync_once(engine, client, "child-dies")  # the rerun sends it all; Meta deduplicates what went
+    assert statuses(konektor, GOOD) == statuses(konektor, BAD) == {"accepted": 1500}
+
+
+def test_a_failure_while_preparing_stops_the_delivery_process(engine, client, konektor, meta, two_pixels,
+                                                             monkeypatch):  # fmt: skip
+    import konektor_capi.pipeline as pipeline
+
+    leads_with_changes(konektor, two_pixels, 300)
+    mapping = EventMapping()
+    run = open_run(engine, "prep-dies", mode="hourly", window_end=now())
+    (group,) = plan_groups(engine, run, mapping)
+
+    def broken(*args, **kwargs):
+        raise Crash("validation blew up")
+
+    monkeypatch.setattr(pipeline, "validate_events", broken)
+    with pytest.raises(Crash):
+        sync_group(engine, client, run, group, mapping, delivery="process")
+    assert konektor.sync_logs() == []
+    assert meta.stats()["requests"] == 0

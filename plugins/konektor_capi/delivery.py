@@ -1,0 +1,220 @@
+"""Delivering a group's work: send each batch to Meta and record each outcome, one batch after the other.
+
+Preparing the batches (parse, normalise, hash, validate, encode) is CPU work in Python; delivering
+them is mostly waiting, on the Graph API and on PostgreSQL. In one process the two fight over the
+GIL: every time a reply arrives, delivery waits for the preparing side's current pandas call to
+finish, which doubled the time per batch at 1M events. So by default delivery runs in a child
+process (`DeliveryProcess`) fed through a bounded queue, while the task's process prepares.
+`deliver_in_thread` keeps both in one process (tests that patch the recorder use it).
+
+Either way the delivering side sends and records strictly in turn, so a crash loses at most the
+outcome of the batch in flight, which the rerun resends with the same event ids.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from konektor_capi.graph_client import GraphApiClient, GraphApiConfig, SendResult
+from konektor_capi.outcomes import COPY_KEY, Outcomes
+from konektor_capi.payloads import EVENT_JSON
+from konektor_capi.prefetch import prefetch
+from konektor_capi.recording import OutcomeRecorder
+from konektor_capi.sender import PixelSender, PixelTarget
+
+# What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
+# the pixel and event name. Only these cross the process boundary.
+DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name"]
+QUEUE_DEPTH = 100  # work items, about a page's batches (~60 MB of encoded events at most)
+
+
+@dataclass(frozen=True)
+class Skip:
+    outcomes: Outcomes
+
+
+@dataclass(frozen=True)
+class Send:
+    pixel_key: int
+    batch: pd.DataFrame
+
+
+def slim(events: pd.DataFrame) -> pd.DataFrame:
+    return events.loc[:, [c for c in DELIVERY_COLUMNS if c in events]]
+
+
+@dataclass
+class DeliveryResult:
+    counts: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)
+    requests: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # http, record, idle: where delivery's time went
+
+
+@dataclass(frozen=True)
+class DeliverySetup:
+    """Everything the delivering side needs: picklable, sent to the child process once."""
+
+    db_url: str
+    graph: GraphApiConfig
+    targets: dict[int, PixelTarget]
+    run_id: str
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: Counter = Counter()
+
+    def timed(self, name: str, func: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - started
+
+        return wrapper
+
+    def waited(self, items: Iterator) -> Iterator:
+        while True:
+            started = time.perf_counter()
+            item = next(items, None)
+            self.seconds["idle"] += time.perf_counter() - started
+            if item is None:
+                return
+            yield item
+
+
+def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) -> DeliveryResult:
+    """Sends and records every item, in order, in the calling thread."""
+    clock = _Clock()
+    with OutcomeRecorder(engine) as recorder:
+        record = clock.timed("record", recorder.record)
+        timed_client = _TimedClient(client, clock)
+        senders = {key: PixelSender(timed_client, target, record, setup.run_id)
+                   for key, target in setup.targets.items()}  # fmt: skip
+        for item in clock.waited(iter(items)):
+            if isinstance(item, Skip):
+                record(item.outcomes)
+            else:
+                senders[item.pixel_key].send_batch(item.batch)
+        return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
+                              sum(s.requests for s in senders.values()),
+                              {k: round(v, 3) for k, v in clock.seconds.items()})  # fmt: skip
+
+
+class _TimedClient:
+    def __init__(self, client: GraphApiClient, clock: _Clock) -> None:
+        self.send: Callable[[str, bytes], SendResult] = clock.timed("http", client.send)
+
+
+def deliver_in_thread(work: Iterator, setup: DeliverySetup, engine, client) -> DeliveryResult:
+    """Preparing in a background thread, delivering in this one: one process."""
+    return deliver(prefetch(work, depth=QUEUE_DEPTH, name="prepare"), setup, engine, client)
+
+
+def deliver_in_process(work: Iterator, setup: DeliverySetup) -> DeliveryResult:
+    """Preparing in this process, delivering in a child process."""
+    with DeliveryProcess(setup) as child:
+        for item in work:
+            child.put(item)
+        return child.finish()
+
+
+class DeliveryFailed(RuntimeError):
+    """The delivery process raised; its traceback (tokens scrubbed) is the message."""
+
+
+class DeliveryProcess:
+    def __init__(self, setup: DeliverySetup, depth: int = QUEUE_DEPTH) -> None:
+        # spawn, not fork: the task's process has threads (Airflow's, the extract's), and a forked
+        # child would inherit their locks mid-use.
+        context = multiprocessing.get_context("spawn")
+        self._inbox = context.Queue(maxsize=depth)
+        self._outbox = context.Queue()
+        self._abort = context.Event()
+        self._process = context.Process(
+            target=_child_main,
+            args=(setup, self._inbox, self._outbox, self._abort),
+            name="konektor-capi-delivery",
+            daemon=True,
+        )
+
+    def __enter__(self) -> DeliveryProcess:
+        self._process.start()
+        return self
+
+    def put(self, item: Skip | Send) -> None:
+        while True:
+            try:
+                self._inbox.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                self._check_alive()
+
+    def finish(self) -> DeliveryResult:
+        self.put(None)  # type: ignore[arg-type]
+        while True:
+            try:
+                kind, payload = self._outbox.get(timeout=0.5)
+                break
+            except queue.Empty:
+                self._check_alive()
+        self._process.join()
+        if kind == "error":
+            raise DeliveryFailed(payload)
+        return payload
+
+    def _check_alive(self) -> None:
+        if self._process.is_alive():
+            return
+        try:
+            kind, payload = self._outbox.get(timeout=1)
+        except queue.Empty:
+            raise DeliveryFailed(f"delivery process exited with code {self._process.exitcode}") from None
+        raise DeliveryFailed(payload if kind == "error" else "delivery process stopped early")
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and self._process.is_alive():
+            # Stop after the batch in flight: queued batches were never sent, so nothing is lost.
+            self._abort.set()
+            self._process.join(timeout=60)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._inbox.cancel_join_thread()
+
+
+def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
+    from konektor_capi.db import make_engine
+
+    engine = make_engine(setup.db_url)
+    client = GraphApiClient(setup.graph)
+
+    def items() -> Iterator:
+        while not abort.is_set():
+            item = inbox.get()
+            if item is None or abort.is_set():
+                return
+            yield item
+
+    try:
+        outbox.put(("done", deliver(items(), setup, engine, client)))
+    except BaseException:
+        text = traceback.format_exc()
+        for target in setup.targets.values():
+            if target.access_token:
+                text = text.replace(target.access_token, "***")
+        outbox.put(("error", text))
+    finally:
+        client.close()
+        engine.dispose()
