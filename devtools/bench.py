@@ -678,8 +678,9 @@ def format_report(r: BenchResult) -> str:
             lines.append(f"  ours / SDK speed: {r.sdk_ratio:.2f}x ({without:.2f}x without "
                          f"the one-off GX set-up of {setup:.1f}s)")  # fmt: skip
         lines += [
-            "  ours = normalise + validate + build + send (JSON + HTTP) + record, over every event of the",
-            "         run (skipped ones validated and recorded too); extract, plan and finish excluded.",
+            "  ours = wall time of syncing every group: extract + normalise + validate + build + send",
+            "         + record over every event of the run (skipped ones validated and recorded too),",
+            "         GX set-up included; plan and finish excluded. Extract stays in: it overlaps the rest.",
             "  SDK  = rows -> UserData/CustomData/Event objects + the SDK's normalise/hash + json.dumps +",
             "         HTTP, over the sent events only; given our event name, action_source, event_id and",
             "         WABA per row; no validation, no recording; extract excluded. The SDK adds no country",

@@ -33,7 +33,7 @@ from konektor_capi.sender import PixelSender, PixelTarget
 # What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
 # the pixel and event name. Only these cross the process boundary.
 DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name"]
-QUEUE_DEPTH = 100  # work items, about a page's batches (~60 MB of encoded events at most)
+QUEUE_DEPTH = 50  # work items, about a page's batches (~30 MB of encoded events at most)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ class IncompleteRun(RuntimeError):
 
 
 MAX_GROUPS = 16
+# Changes per page: memory holds about one page (its events for every pixel, encoded), and each page
+# pays Great Expectations' fixed cost per validation (~0.1 s).
+PAGE_SIZE = 25_000
 # From this many unfinished pairs a group delivers from a child process (see delivery.py).
 PROCESS_MIN_PAIRS = 20_000
 
@@ -178,7 +181,7 @@ def sync_group(
     mapping: EventMapping,
     *,
     now: Callable[[], float] = time.time,
-    page_size: int = 50_000,
+    page_size: int = PAGE_SIZE,
     on_secret: Callable[[str], None] = lambda _secret: None,
     delivery: str = "auto",
 ) -> GroupResult:
