@@ -195,6 +195,7 @@ class RssSampler:
         self.interval = interval
         self.self_only = self_only
         self.peak_tree = 0
+        self.peak_tree_pss = 0
         self.peak_single = 0
         self.peak_single_name = ""
         self.samples = 0
@@ -225,17 +226,22 @@ class RssSampler:
         return out
 
     def _sample(self) -> None:
-        total = 0
+        total = total_pss = 0
         for proc in self._processes():
             try:
                 rss = proc.memory_info().rss
                 name = " ".join(proc.cmdline()[1:4]) or proc.name()
+                # PSS splits shared pages (libraries mapped by the task and its delivery child)
+                # between the processes: a sum of PSS counts them once, a sum of RSS twice.
+                pss = getattr(proc.memory_full_info(), "pss", rss)
             except psutil.Error:
                 continue
             total += rss
+            total_pss += pss
             if rss > self.peak_single:
                 self.peak_single, self.peak_single_name = rss, name
         self.peak_tree = max(self.peak_tree, total)
+        self.peak_tree_pss = max(self.peak_tree_pss, total_pss)
         self.samples += 1
 
     def _run(self) -> None:
@@ -339,6 +345,7 @@ def airflow_phase(data: Dataset, emulator) -> dict[str, Any]:
         "exit_code": code,
         "seconds": wall,
         "peak_rss_tree": rss.peak_tree,
+        "peak_pss_tree": rss.peak_tree_pss,
         "peak_rss_single": rss.peak_single,
         "peak_rss_single_process": rss.peak_single_name,
         "rss_samples": rss.samples,
@@ -646,6 +653,8 @@ def format_report(r: BenchResult) -> str:
         lines.append(f"  {af['seconds']:.1f}s, exit {af['exit_code']}: "
                      f"{_rate(d.pairs, af['seconds'])} events/s, "
                      f"{_rate(d.mapped, af['seconds'])} status changes/s")  # fmt: skip
+        pss = af.get("peak_pss_tree", 0) / MIB
+        lines.append(f"  peak memory, Airflow process tree: {pss:,.0f} MiB (sum of PSS: shared pages once)")
         lines.append(f"  peak RSS: {af['peak_rss_tree'] / MIB:,.0f} MiB (Airflow process tree, sum of RSS); "
                      f"largest single process {af['peak_rss_single'] / MIB:,.0f} MiB "
                      f"({af['peak_rss_single_process']})")  # fmt: skip
@@ -718,7 +727,9 @@ def format_scaling(results: list[BenchResult]) -> str:
                              f"(data x{scale:.2f})")  # fmt: skip
         if small.airflow and big.airflow:
             lines.append(f"  peak RSS {small.airflow['peak_rss_tree'] / MIB:,.0f} -> "
-                         f"{big.airflow['peak_rss_tree'] / MIB:,.0f} MiB")  # fmt: skip
+                         f"{big.airflow['peak_rss_tree'] / MIB:,.0f} MiB (sum of RSS); sum of PSS "
+                         f"{small.airflow.get('peak_pss_tree', 0) / MIB:,.0f} -> "
+                         f"{big.airflow.get('peak_pss_tree', 0) / MIB:,.0f} MiB")  # fmt: skip
     return "\n".join(lines)
 
 
