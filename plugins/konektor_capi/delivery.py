@@ -122,6 +122,12 @@ def deliver_in_thread(work: Iterator, setup: DeliverySetup, engine, client) -> D
     return deliver(prefetch(work, depth=QUEUE_DEPTH, name="prepare"), setup, engine, client)
 
 
+def can_start_processes() -> bool:
+    """False inside a daemonic process (a Celery or LocalExecutor pool worker may run the task in
+    one), where multiprocessing refuses to start children: delivery then runs in a thread."""
+    return not multiprocessing.current_process().daemon
+
+
 def deliver_in_process(work: Iterator, setup: DeliverySetup) -> DeliveryResult:
     """Preparing in this process, delivering in a child process."""
     with DeliveryProcess(setup) as child:

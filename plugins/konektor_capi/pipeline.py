@@ -18,7 +18,15 @@ import sqlalchemy as sa
 
 from konektor_capi import sql
 from konektor_capi.db import raw_connection
-from konektor_capi.delivery import DeliverySetup, Send, Skip, deliver_in_process, deliver_in_thread, slim
+from konektor_capi.delivery import (
+    DeliverySetup,
+    Send,
+    Skip,
+    can_start_processes,
+    deliver_in_process,
+    deliver_in_thread,
+    slim,
+)
 from konektor_capi.events import build_events
 from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.fanout import events_per_pixel, group_pixels
@@ -207,7 +215,8 @@ def sync_group(
     else:
         setup = DeliverySetup(engine.url.render_as_string(hide_password=False), client.config,
                               {k: t for k, t in targets.items() if k not in blocked}, run.run_id)  # fmt: skip
-        if delivery == "process" or (delivery == "auto" and group.pending >= PROCESS_MIN_PAIRS):
+        if delivery == "process" or (delivery == "auto" and group.pending >= PROCESS_MIN_PAIRS
+                                     and can_start_processes()):  # fmt: skip
             done = deliver_in_process(work, setup)
         else:
             done = deliver_in_thread(work, setup, engine, client)
