@@ -206,9 +206,18 @@ def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
     engine = make_engine(setup.db_url)
     client = GraphApiClient(setup.graph)
 
+    parent = multiprocessing.parent_process()
+
     def items() -> Iterator:
         while not abort.is_set():
-            item = inbox.get()
+            try:
+                item = inbox.get(timeout=1)
+            except queue.Empty:
+                # A task killed outright (SIGKILL, OOM) never sends the end: stop rather than linger
+                # with a database connection. What was queued was never sent, so nothing is lost.
+                if parent is not None and not parent.is_alive():
+                    return
+                continue
             if item is None or abort.is_set():
                 return
             yield item
