@@ -20,13 +20,16 @@ FAILED = "failed"
 SKIPPED = "skipped"
 FINAL = (ACCEPTED, PARTIAL, SKIPPED)
 
-KEY_COLUMNS = (
-    "status_change_id", "pixel_id", "lead_id", "workspace_id", "waba_id", "event_name", "event_id",
-    "action_source", "event_time",
+# The pixel's part first: the rest is the same for every pixel of a change, built once per change.
+PIXEL_KEY_COLUMNS = ("pixel_id", "waba_id")
+CHANGE_KEY_COLUMNS = (
+    "status_change_id", "lead_id", "workspace_id", "event_name", "event_id", "action_source", "event_time",
 )  # fmt: skip
+KEY_COLUMNS = PIXEL_KEY_COLUMNS + CHANGE_KEY_COLUMNS
 RESULT_COLUMNS = ("status", "reason", "error_code", "error_subcode", "fbtrace_id", "attempts", "run_id")
 COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
 COPY_KEY = "_copy_key"
+CHANGE_KEY = "_change_key"
 
 # COPY's text format: backslash, tab, newline and carriage return must be escaped inside values.
 _SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -48,21 +51,31 @@ def _copy_texts(values: list) -> list[str]:
     return [NULL if v is None else v for v in present]
 
 
-def copy_keys(events: pd.DataFrame) -> list[str]:
-    """Per event, the KEY_COLUMNS part of its sync_logs COPY line (text format)."""
+def change_keys(events: pd.DataFrame) -> list[str]:
+    """Per event, the CHANGE_KEY_COLUMNS part of its sync_logs COPY line (text format)."""
     seconds = events["event_time"].to_numpy(dtype="int64").astype("datetime64[s]")
     columns = [
         events["status_change_id"].astype("int64").astype(str).tolist(),
-        _copy_texts(events["pixel_id"].tolist()),
         events["lead_id"].astype("int64").astype(str).tolist(),
         events["workspace_id"].astype("int64").astype(str).tolist(),
-        _copy_texts(events["waba_id"].tolist()),
         _copy_texts(events["event_name"].tolist()),
         _copy_texts(events["event_id"].tolist()),
         _copy_texts(events["action_source"].tolist()),
         [t + "Z" for t in np.datetime_as_string(seconds, unit="s").tolist()],
     ]
     return list(map("\t".join, zip(*columns, strict=True)))
+
+
+def copy_keys(events: pd.DataFrame) -> list[str]:
+    """Per event, the KEY_COLUMNS part of its sync_logs COPY line, from CHANGE_KEY where present."""
+    changes = events[CHANGE_KEY].tolist() if CHANGE_KEY in events else change_keys(events)
+    pixels = _copy_texts(events["pixel_id"].tolist())
+    wabas = _copy_texts(events["waba_id"].tolist())
+    return [f"{p}\t{w}\t{c}" for p, w, c in zip(pixels, wabas, changes, strict=True)]
+
+
+def with_change_keys(events: pd.DataFrame) -> pd.DataFrame:
+    return events.assign(**{CHANGE_KEY: change_keys(events)}) if not events.empty else events
 
 
 def with_copy_keys(events: pd.DataFrame) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.fanout import events_per_pixel, group_pixels
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
-from konektor_capi.outcomes import SKIPPED, Outcomes, with_copy_keys
+from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
 from konektor_capi.sender import Batcher, PixelTarget
@@ -246,7 +246,7 @@ def _prepare(
         pixel_keys = page["pixel_keys"]
         del page  # raw PII goes no further than this point
         if not run.dry_run:
-            events = _encoded(events, events["action_source"] != "business_messaging")
+            events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
         pairs = events_per_pixel(events, pixel_keys, pixels)
         if not run.dry_run:
             # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair

@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from konektor_capi.outcomes import ACCEPTED, COLUMNS, FAILED, SKIPPED, Outcomes, copy_keys, with_copy_keys
+from konektor_capi.outcomes import (
+    ACCEPTED,
+    COLUMNS,
+    FAILED,
+    SKIPPED,
+    Outcomes,
+    copy_keys,
+    with_change_keys,
+    with_copy_keys,
+)
 
 
 def events(n: int = 3, **overrides) -> pd.DataFrame:
@@ -75,6 +84,15 @@ def test_precomputed_keys_give_the_same_lines():
     plain = Outcomes(frame, FAILED, "meta error 190", "r", error_code=190)
     keyed = Outcomes(with_copy_keys(frame), FAILED, "meta error 190", "r", error_code=190)
     assert keyed.copy_lines() == plain.copy_lines()
+    # keys per change first (then the pixel's part per pair), as the pipeline does: the same lines
+    per_change = with_copy_keys(
+        with_change_keys(frame.assign(pixel_id="x", waba_id="y")).assign(
+            pixel_id=frame["pixel_id"], waba_id=frame["waba_id"]
+        )
+    )
+    assert (
+        Outcomes(per_change, FAILED, "meta error 190", "r", error_code=190).copy_lines() == plain.copy_lines()
+    )
 
 
 weird = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12))
