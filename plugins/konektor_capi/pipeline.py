@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -33,7 +32,6 @@ from konektor_capi.fanout import events_per_pixel, group_pixels
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
-from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
 from konektor_capi.sender import Batcher, PixelTarget
 from konektor_capi.user_data import build_user_data
@@ -246,11 +244,10 @@ def _prepare(
         pixel_keys = page["pixel_keys"]
         del page  # raw PII goes no further than this point
         if not run.dry_run:
-            events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
+            events = with_change_keys(events)
         pairs = events_per_pixel(events, pixel_keys, pixels)
         if not run.dry_run:
-            # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair
-            pairs = with_copy_keys(_encoded(pairs, pairs["action_source"] == "business_messaging"))
+            pairs = with_copy_keys(pairs)
         is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
         for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
             if run.dry_run:
@@ -279,14 +276,6 @@ def _prepare(
                 yield Send(int(key), batch)
     for (key, _), batch in batcher.flush():
         yield Send(int(key), batch)
-
-
-def _encoded(events: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
-    """`events` with the JSON of `rows` in EVENT_JSON (encoded once, sent to every pixel as is)."""
-    encoded = events[EVENT_JSON].to_numpy(copy=True) if EVENT_JSON in events else np.full(len(events), None)
-    mask = rows.to_numpy(dtype=bool)
-    encoded[mask] = event_json(events[mask]) if mask.any() else []
-    return events.assign(**{EVENT_JSON: encoded})
 
 
 def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) -> None:
