@@ -1,12 +1,11 @@
 """Delivering a group's work: send each batch to Meta and record each outcome, one batch after the other.
 
-Preparing the batches (parse, normalise, hash, validate) is CPU work in Python; delivering them
-(encode the JSON, send, record) is mostly waiting, on the Graph API and on PostgreSQL. In one
-process the two fight over the GIL: every time a reply arrives, delivery waits for the preparing
-side's current pandas call to finish, which doubled the time per batch at 1M events. So by default
-delivery runs in a child process (`DeliveryProcess`) fed through a bounded queue, while the task's
-process prepares. `deliver_in_thread` keeps both in one process (tests that patch the recorder use
-it, and so do small groups and daemonic workers).
+Preparing the batches (parse, normalise, hash, validate, encode) is CPU work in Python; delivering
+them is mostly waiting, on the Graph API and on PostgreSQL. In one process the two fight over the
+GIL: every time a reply arrives, delivery waits for the preparing side's current pandas call to
+finish, which doubled the time per batch at 1M events. So by default delivery runs in a child
+process (`DeliveryProcess`) fed through a bounded queue, while the task's process prepares.
+`deliver_in_thread` keeps both in one process (tests that patch the recorder use it).
 
 Either way the delivering side sends and records strictly in turn, so a crash loses at most the
 outcome of the batch in flight, which the rerun resends with the same event ids.
@@ -26,15 +25,15 @@ import pandas as pd
 
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig, SendResult
 from konektor_capi.outcomes import COPY_KEY, Outcomes
-from konektor_capi.payloads import PAYLOAD_COLUMNS
+from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.prefetch import prefetch
 from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.sender import PixelSender, PixelTarget
 
-# What delivering a batch reads of its events: the COPY key, the pixel (counts) and what the JSON is
-# built from. Only these cross the process boundary.
-DELIVERY_COLUMNS = [COPY_KEY, "pixel_id", *PAYLOAD_COLUMNS]
-QUEUE_DEPTH = 50  # work items, about a page's batches (~50 MB at most)
+# What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
+# the pixel and event name. Only these cross the process boundary.
+DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name"]
+QUEUE_DEPTH = 50  # work items, about a page's batches (~30 MB of encoded events at most)
 
 
 @dataclass(frozen=True)

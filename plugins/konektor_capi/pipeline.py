@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -32,6 +33,7 @@ from konektor_capi.fanout import events_per_pixel, group_pixels
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
+from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
 from konektor_capi.sender import Batcher, PixelTarget
 from konektor_capi.user_data import build_user_data
@@ -244,10 +246,11 @@ def _prepare(
         pixel_keys = page["pixel_keys"]
         del page  # raw PII goes no further than this point
         if not run.dry_run:
-            events = with_change_keys(events)
+            events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
         pairs = events_per_pixel(events, pixel_keys, pixels)
         if not run.dry_run:
-            pairs = with_copy_keys(pairs)
+            # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair
+            pairs = with_copy_keys(_encoded(pairs, pairs["action_source"] == "business_messaging"))
         is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
         for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
             if run.dry_run:
@@ -276,6 +279,14 @@ def _prepare(
                 yield Send(int(key), batch)
     for (key, _), batch in batcher.flush():
         yield Send(int(key), batch)
+
+
+def _encoded(events: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
+    """`events` with the JSON of `rows` in EVENT_JSON (encoded once, sent to every pixel as is)."""
+    encoded = events[EVENT_JSON].to_numpy(copy=True) if EVENT_JSON in events else np.full(len(events), None)
+    mask = rows.to_numpy(dtype=bool)
+    encoded[mask] = event_json(events[mask]) if mask.any() else []
+    return events.assign(**{EVENT_JSON: encoded})
 
 
 def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) -> None:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from konektor_capi.events import USER_DATA_COLUMNS
-from konektor_capi.payloads import PAYLOAD_COLUMNS, batch_body, event_dicts, request_body
+from konektor_capi.payloads import EVENT_JSON, batch_body, event_dicts, event_json, request_body
 
 SOURCES = ("system_generated", "website", "business_messaging")
 HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
@@ -110,8 +110,13 @@ def test_validated_batches_give_the_same_bytes_as_before(rows):
     before = orjson.dumps({"data": original_event_dicts(batch), "access_token": "tok"})
     assert batch_body(batch, "tok", None) == before
     assert request_body(event_dicts(batch), "tok", None) == before
-    # from only the columns that reach the delivery process: the same bytes
-    assert batch_body(batch.loc[:, list(PAYLOAD_COLUMNS)], "tok", None) == before
+    # from events encoded one by one beforehand (what the pipeline does): the same bytes
+    pieces = batch.assign(**{EVENT_JSON: event_json(batch)})
+    assert batch_body(pieces, "tok", None) == before
+    with_code = orjson.dumps(
+        {"data": original_event_dicts(batch), "access_token": "tok", "test_event_code": "T1"}
+    )
+    assert batch_body(pieces, "tok", "T1") == with_code
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
