@@ -770,6 +770,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=DB_NAME, help="database to (re)create on the embedded server")
     parser.add_argument("--no-airflow", action="store_true", help="skip the end-to-end Airflow run")
     parser.add_argument("--no-sdk", action="store_true", help="skip the facebook-business baseline")
+    parser.add_argument("--no-inprocess", action="store_true",
+                        help="skip the in-process stage-by-stage run (implies --no-sdk)")  # fmt: skip
     parser.add_argument("--profile", metavar="FILE", default=None,
                         help="cProfile the in-process run (pstats to FILE)")  # fmt: skip
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
@@ -779,7 +781,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for n in args.sizes or [args.events]:
-        result = run_bench(n, dbname=args.db, airflow=not args.no_airflow, sdk=not args.no_sdk,
+        result = run_bench(n, dbname=args.db, airflow=not args.no_airflow,
+                           inprocess=not args.no_inprocess, sdk=not (args.no_sdk or args.no_inprocess),
                            profile=args.profile)  # fmt: skip
         print(format_report(result), flush=True)
         if result.inprocess and result.inprocess.get("profile"):

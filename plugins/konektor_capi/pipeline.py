@@ -37,7 +37,7 @@ from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
 from konektor_capi.sender import Batcher, PixelTarget
 from konektor_capi.user_data import build_user_data
-from konektor_capi.validation import validate_events
+from konektor_capi.validation import validate_events, warm_up
 from konektor_capi.waba import session_waba_lookup, session_wabas
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,7 @@ def _prepare(
     page_size: int,
 ) -> Iterator[Skip | Send]:
     """The group's work items, page by page: skips to record, and batches (with their JSON) to send."""
+    warm_up()  # Great Expectations' set-up, while PostgreSQL prepares the first page
     lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
     batcher = Batcher()
     for page in iter_changes(engine, _query(run, mapping, group.workspace_ids), page_size=page_size):

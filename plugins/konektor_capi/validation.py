@@ -11,6 +11,7 @@ stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -298,6 +299,26 @@ def _get_gx() -> _Gx:
             if _gx is None:
                 _gx = _build_gx()
     return _gx
+
+
+def warm_up() -> threading.Thread | None:
+    """Builds the GX objects in a background thread, unless built already; returns the thread.
+
+    Importing and setting up GX takes ~2.5 s of CPU. A group's task calls this before it waits for the
+    first page of its extract (PostgreSQL needs a second or two before the first row), so the wait
+    pays for it. A failure here is left for the first validation, which builds again and raises.
+    """
+    if _gx is not None:
+        return None
+
+    def build() -> None:
+        # A failure surfaces again, with its traceback, in the first validate_events.
+        with contextlib.suppress(Exception):
+            _get_gx()
+
+    thread = threading.Thread(target=build, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _run_gx(gx_objects: _Gx, frames: list[pd.DataFrame], now: int) -> list[Any]:
