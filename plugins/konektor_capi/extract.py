@@ -6,7 +6,6 @@ rows through the DB-API one tuple at a time.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from konektor_capi import sql
+from konektor_capi.byte_buffer import ByteBuffer, Closed
 from konektor_capi.db import raw_connection
 
 TEXT_COLUMNS = (
@@ -24,6 +24,8 @@ TEXT_COLUMNS = (
     "gender", "agent_phone", "ctwa_clid", "fbclid", "fbc", "fbp", "client_ip", "client_user_agent",
     "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys",
 )  # fmt: skip
+# CSV held between PostgreSQL and the parser: about four pages of 25k changes.
+READ_AHEAD_BYTES = 32 << 20
 _DTYPES = {
     **{c: "object" for c in TEXT_COLUMNS},
     "status_change_id": "int64",
@@ -57,40 +59,43 @@ class ExtractQuery:
 def iter_changes(engine: sa.Engine, query: ExtractQuery, page_size: int = 50_000) -> Iterator[pd.DataFrame]:
     """Pages of status changes that still owe some pixel an outcome (`pixel_keys` says which).
 
-    PostgreSQL streams one COPY into a pipe from a background thread while pandas parses it page by
-    page, so the database does one pass over the window and memory holds one page at a time.
+    PostgreSQL streams one COPY into a buffer from a background thread while pandas parses it page by
+    page, so the database does one pass over the window, streams the next pages while this thread
+    processes the current one, and memory holds a few pages' CSV at most.
     """
-    read_fd, write_fd = os.pipe()
+    buffer = ByteBuffer(max_bytes=READ_AHEAD_BYTES)
     failure: list[BaseException] = []
 
     def produce() -> None:
         try:
-            with open(write_fd, "wb") as sink, raw_connection(engine) as conn, conn.cursor() as cur:
+            with raw_connection(engine) as conn, conn.cursor() as cur:
                 cur.execute("SET TIME ZONE 'UTC'")
                 # With sync_logs analysed while small, the planner picks a nested-loop anti join that
                 # rescans sync_logs per row while the recorder keeps inserting: quadratic. Hash joins
                 # read each table once, whatever the statistics say.
                 cur.execute("SET LOCAL enable_nestloop = off")
                 statement = cur.mogrify(sql.load("extract_changes"), query.params()).decode()
-                cur.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER true)", sink)
+                cur.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             failure.append(exc)
+        finally:
+            buffer.finish()
 
     producer = threading.Thread(target=produce, name="extract-copy", daemon=True)
     producer.start()
     try:
-        with open(read_fd, "rb") as source:
-            try:
-                reader = pd.read_csv(source, dtype=_DTYPES, keep_default_na=False, na_values=[""],
-                                     chunksize=page_size)  # fmt: skip
-            except pd.errors.EmptyDataError:  # the producer failed before the header
-                reader = iter(())
-            for chunk in reader:
-                if not chunk.empty:
-                    yield _prepare(chunk)
+        try:
+            reader = pd.read_csv(buffer, dtype=_DTYPES, keep_default_na=False, na_values=[""],
+                                 chunksize=page_size)  # fmt: skip
+        except pd.errors.EmptyDataError:  # the producer failed before the header
+            reader = iter(())
+        for chunk in reader:
+            if not chunk.empty:
+                yield _prepare(chunk)
     finally:
+        buffer.close()
         producer.join()
-    if failure and not isinstance(failure[0], BrokenPipeError):
+    if failure and not isinstance(failure[0], Closed):
         raise failure[0]
 
 
