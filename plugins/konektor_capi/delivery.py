@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from konektor_capi.gc_tuning import fewer_collections
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig, SendResult
 from konektor_capi.outcomes import COPY_KEY, Outcomes
 from konektor_capi.payloads import EVENT_JSON
@@ -223,7 +224,8 @@ def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
             yield item
 
     try:
-        outbox.put(("done", deliver(items(), setup, engine, client)))
+        with fewer_collections():
+            outbox.put(("done", deliver(items(), setup, engine, client)))
     except BaseException:
         text = traceback.format_exc()
         for target in setup.targets.values():

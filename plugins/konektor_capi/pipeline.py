@@ -30,6 +30,7 @@ from konektor_capi.delivery import (
 from konektor_capi.events import build_events
 from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.fanout import events_per_pixel, group_pixels
+from konektor_capi.gc_tuning import collect_young, fewer_collections
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
@@ -200,6 +201,21 @@ def sync_group(
     prepares (`delivery="thread"`); "auto" takes the child process for groups large enough to repay
     its start-up (about half a second).
     """
+    with fewer_collections():
+        return _sync_group(engine, client, run, group, mapping, now, page_size, on_secret, delivery)
+
+
+def _sync_group(
+    engine: sa.Engine,
+    client: GraphApiClient,
+    run: RunSpec,
+    group: Group,
+    mapping: EventMapping,
+    now: Callable[[], float],
+    page_size: int,
+    on_secret: Callable[[str], None],
+    delivery: str,
+) -> GroupResult:
     result = GroupResult(group)
     pixels = group_pixels(_frame(engine, "group_pixels", {"workspace_ids": list(group.workspace_ids)}))
     targets = _targets(pixels, run)
@@ -263,6 +279,7 @@ def _prepare(
         if pairs.empty:
             continue
         verdict = validate_events(pairs, now=int(now()))
+        collect_young()  # GX leaves reference cycles that hold the page's blocks
         result.validation.append(verdict.summary)
         bad = verdict.reasons.notna().to_numpy()
         skipped, ready = pairs[bad], pairs[~bad]
