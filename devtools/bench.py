@@ -278,12 +278,18 @@ _BUSY = ("airflow dags test", "devtools.bench", "devtools.run_dag", "pytest")
 
 def concurrent_runs() -> set[str]:
     """Other Airflow runs, benchmarks and test sessions on this machine: they skew the timings."""
-    mine = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}
-    mine |= {p.pid for p in psutil.Process().parents()}
+    me = os.getpid()
+    mine = {me} | {p.pid for p in psutil.Process().parents()}
     found = set()
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if proc.info["pid"] not in mine and any(b in cmdline for b in _BUSY):
+        if proc.info["pid"] in mine or not any(b in cmdline for b in _BUSY):
+            continue
+        # Ancestry is checked per process: a child started after a snapshot of our children (the
+        # Airflow run itself) was once reported as another run.
+        with contextlib.suppress(psutil.Error):
+            if any(parent.pid == me for parent in proc.parents()):
+                continue
             found.add(f"pid {proc.info['pid']}: {cmdline[:100]}")
     return found
 
