@@ -120,13 +120,14 @@ class GroupResult:
         }
 
 
-def _query(run: RunSpec, mapping: EventMapping, workspace_ids: tuple[int, ...] = ()) -> ExtractQuery:
+def _query(run: RunSpec, mapping: EventMapping, group: Group | None = None) -> ExtractQuery:
     return ExtractQuery(
         window_start=run.window_start,
         window_end=run.window_end,
         statuses=mapping.statuses,
         pixel_ids=run.pixel_ids,
-        workspace_ids=list(workspace_ids),
+        workspace_ids=list(group.workspace_ids) if group else [],
+        expected_pairs=group.pending if group else 0,
     )
 
 
@@ -257,7 +258,7 @@ def _prepare(
     warm_up()  # Great Expectations' set-up, while PostgreSQL prepares the first page
     lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
     batcher = Batcher()
-    for page in iter_changes(engine, _query(run, mapping, group.workspace_ids), page_size=page_size):
+    for page in iter_changes(engine, _query(run, mapping, group), page_size=page_size):
         session = session_wabas(page["workspace_id"], page["agent_phone"], page["default_country"], lookup)
         events = build_events(page, build_user_data(page), session, mapping)
         pixel_keys = page["pixel_keys"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg2
 import pytest
 
-from konektor_capi import extract
+from konektor_capi import extract, sql
 from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.mapping import EventMapping
 from tests.factory import now
@@ -79,3 +80,50 @@ def test_a_database_error_during_the_copy_is_raised_to_the_consumer(engine, many
     with pytest.raises(psycopg2.errors.DivisionByZero):
         list(iter_changes(engine, _query(many_changes)))
     assert _extract_threads() == []
+
+
+@pytest.fixture
+def long_history(konektor, many_changes):
+    """200k outcomes of older changes in sync_logs, analysed, beside the window's 3000 changes."""
+    konektor.execute(
+        "INSERT INTO sync_logs (status_change_id, pixel_id, lead_id, workspace_id, event_id, event_time, "
+        "status) SELECT 10000000 + i, '7000000000000001', 1, %s, 'e' || i, now(), 'accepted' "
+        "FROM generate_series(1, 200000) i",
+        (many_changes,),
+    )
+    konektor.execute("ANALYZE sync_logs")
+    return many_changes
+
+
+def _plan(db_uri: str, query: ExtractQuery) -> str:
+    conn = psycopg2.connect(db_uri)
+    try:
+        with conn.cursor() as cur:
+            for setting in extract.planner_settings(query.expected_pairs):
+                cur.execute(setting)
+            cur.execute(b"EXPLAIN " + cur.mogrify(sql.load("extract_changes"), query.params()))
+            return "\n".join(row[0] for row in cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_a_small_window_looks_its_changes_up_in_sync_logs_instead_of_reading_all_history(
+    db_uri, long_history
+):
+    base = _query(long_history)
+    small = replace(base, window_start=base.window_end - timedelta(minutes=1), expected_pairs=100)
+
+    assert "sync_logs_pkey" in _plan(db_uri, small)
+    # Unknown or large: hash joins only, whatever the statistics say (never a rescan per change).
+    for expected in (0, extract.SMALL_WINDOW_PAIRS + 1):
+        plan = _plan(db_uri, replace(small, expected_pairs=expected))
+        assert "Nested Loop" not in plan and "Hash Anti Join" in plan.replace("Right ", "")
+
+
+def test_a_small_window_extracts_the_same_changes_as_a_large_one(engine, long_history):
+    def ids(expected_pairs: int) -> list[int]:
+        query = replace(_query(long_history), expected_pairs=expected_pairs)
+        return sorted(i for page in iter_changes(engine, query) for i in page["status_change_id"].tolist())
+
+    assert ids(2 * N) == ids(0)
+    assert len(ids(2 * N)) == N
