@@ -32,8 +32,10 @@ from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.sender import PixelSender, PixelTarget
 
 # What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
-# the pixel and event name. Only these cross the process boundary.
+# the pixel and event name. Only these cross the process boundary; a skip, never sent, leaves out
+# the encoded event (a page's skips of a pixel without a token: ~10 MB of JSON for nothing).
 DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name"]
+RECORD_COLUMNS = [c for c in DELIVERY_COLUMNS if c != EVENT_JSON]
 QUEUE_DEPTH = 50  # work items, about a page's batches (~30 MB of encoded events at most)
 
 
@@ -48,8 +50,8 @@ class Send:
     batch: pd.DataFrame
 
 
-def slim(events: pd.DataFrame) -> pd.DataFrame:
-    return events.loc[:, [c for c in DELIVERY_COLUMNS if c in events]]
+def slim(events: pd.DataFrame, columns: list[str] = DELIVERY_COLUMNS) -> pd.DataFrame:
+    return events.loc[:, [c for c in columns if c in events]]
 
 
 @dataclass

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from konektor_capi import sql
 from konektor_capi.db import raw_connection
 from konektor_capi.delivery import (
+    RECORD_COLUMNS,
     DeliverySetup,
     Send,
     Skip,
@@ -266,16 +267,17 @@ def _prepare(
         if not run.dry_run:
             events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
         pairs = events_per_pixel(events, pixel_keys, pixels)
-        if not run.dry_run:
-            # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair
-            pairs = with_copy_keys(_encoded(pairs, pairs["action_source"] == "business_messaging"))
         is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
+        if not run.dry_run:
+            # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair, if it may be sent
+            messaging = (pairs["action_source"] == "business_messaging") & ~is_blocked
+            pairs = with_copy_keys(_encoded(pairs, messaging))
         for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
             if run.dry_run:
                 result.reasons[blocked[key]] += len(rows)
                 result.counts.update(_keys(rows, SKIPPED))
             else:
-                yield Skip(Outcomes(slim(rows), SKIPPED, blocked[key], run.run_id))
+                yield Skip(Outcomes(slim(rows, RECORD_COLUMNS), SKIPPED, blocked[key], run.run_id))
         pairs = pairs[~is_blocked]
         if pairs.empty:
             continue
@@ -291,7 +293,7 @@ def _prepare(
                                          strict=True))  # fmt: skip
             continue
         if not skipped.empty:
-            yield Skip(Outcomes(slim(skipped), SKIPPED, verdict.reasons[bad], run.run_id))
+            yield Skip(Outcomes(slim(skipped, RECORD_COLUMNS), SKIPPED, verdict.reasons[bad], run.run_id))
         wabas = ready["waba_id"].where(ready["waba_id"].notna(), "")
         for (key, waba), rows in ready.groupby([ready["pixel_key"], wabas], sort=True):
             for batch in batcher.add((key, waba), slim(rows)):

@@ -8,6 +8,7 @@ from collections import Counter
 import pandas as pd
 import sqlalchemy as sa
 from psycopg2 import errors as pg_errors
+from psycopg2.extensions import encodings
 
 from konektor_capi import sql
 from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes
@@ -32,6 +33,7 @@ class OutcomeRecorder:
     def __init__(self, engine: sa.Engine) -> None:
         self._raw = engine.raw_connection()
         self._conn = self._raw.driver_connection
+        self._codec = encodings[self._conn.encoding]
         with self._conn.cursor() as cur:
             cur.execute(sql.load("create_staging"))
         self._conn.commit()
@@ -43,17 +45,19 @@ class OutcomeRecorder:
     def record(self, outcomes: Outcomes) -> None:
         if len(outcomes) == 0:
             return
-        lines = outcomes.copy_lines()
+        # Bytes in the connection's encoding, as psycopg2 would send text: a StringIO would hold the
+        # lines at 4 bytes a character (a page's 25k skips: 20 MB instead of 5) and be encoded again.
+        lines = outcomes.copy_lines().encode(self._codec)
         try:
             try:
                 with self._conn.cursor() as cur:
-                    cur.copy_expert(_COPY_SYNC_LOGS, io.StringIO(lines), size=COPY_CHUNK)
+                    cur.copy_expert(_COPY_SYNC_LOGS, io.BytesIO(lines), size=COPY_CHUNK)
                 self._conn.commit()
             except pg_errors.UniqueViolation:
                 self._conn.rollback()
                 self.upserts += 1
                 with self._conn.cursor() as cur:
-                    cur.copy_expert(_COPY_STAGING, io.StringIO(lines), size=COPY_CHUNK)
+                    cur.copy_expert(_COPY_STAGING, io.BytesIO(lines), size=COPY_CHUNK)
                     cur.execute(sql.load("upsert_sync_logs"))
                 self._conn.commit()
         except BaseException:
