@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from konektor_capi import sql
 from konektor_capi.db import raw_connection
 from konektor_capi.delivery import (
+    DELIVERY_COLUMNS,
     RECORD_COLUMNS,
     DeliverySetup,
     Send,
@@ -285,6 +286,8 @@ def _prepare(
         collect_young()  # GX leaves reference cycles that hold the page's blocks
         result.validation.append(verdict.summary)
         bad = verdict.reasons.notna().to_numpy()
+        if not run.dry_run:  # what delivery needs, and how to batch it: 6 of the page's ~40 columns
+            pairs = pairs.loc[:, [*DELIVERY_COLUMNS, "pixel_key", "waba_id"]]
         skipped, ready = pairs[bad], pairs[~bad]
         if run.dry_run:
             result.reasons.update(verdict.reasons[bad].tolist())
