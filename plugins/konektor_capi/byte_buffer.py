@@ -40,8 +40,11 @@ class ByteBuffer:
         return len(data)
 
     def finish(self) -> None:
-        """End of stream: what was written, then EOF. Called by the writer, also after a failure."""
-        if self._pending:
+        """End of stream: what was written, then EOF. Called by the writer, also after a failure.
+
+        Once the reader has closed there is no one to hand the rest to: it is dropped, without raising
+        (the writer calls this in its `finally`, where a raise would end its thread with a traceback)."""
+        if self._pending and not self._closed.is_set():
             self._push(b"".join(self._pending))
             self._pending, self._pending_size = [], 0
         self._push(None)

@@ -91,3 +91,14 @@ def test_pandas_parses_csv_from_it_in_chunks():
     writer.join(timeout=5)
     assert [len(c) for c in chunks] == [1000] * 5
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), pd.read_csv(io.BytesIO(csv)))
+
+
+def test_finishing_after_the_reader_closed_drops_the_rest_quietly():
+    buffer = ByteBuffer(max_bytes=4 << 20, chunk_bytes=1 << 20)
+    buffer.write(b"part of a chunk, not yet handed over")
+    buffer.close()
+
+    buffer.finish()  # the writer's `finally`: must not raise
+
+    with pytest.raises(Closed):
+        buffer.write(b"more")
