@@ -14,7 +14,9 @@ outcome of the batch in flight, which the rerun resends with the same event ids.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import threading
 import time
 import traceback
 from collections import Counter
@@ -203,23 +205,37 @@ class DeliveryProcess:
         self._inbox.cancel_join_thread()
 
 
+# Exit status of a delivery child whose task died under it.
+ORPHANED = 70
+
+
+def _exit_with(parent) -> None:
+    """Ends this process the moment `parent` dies, whatever the main thread is blocked on (a request
+    to Meta, a COPY, half a pickled batch on the queue pipe). Nothing is lost: an uncommitted COPY is
+    rolled back by PostgreSQL when the socket closes, and the rerun resends that batch with the same
+    event ids, which Meta deduplicates."""
+
+    def watch() -> None:
+        parent.join()  # waits on the parent's sentinel: wakes as soon as the parent is gone
+        os._exit(ORPHANED)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
     from konektor_capi.db import make_engine
 
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        _exit_with(parent)
     engine = make_engine(setup.db_url)
     client = GraphApiClient(setup.graph)
-
-    parent = multiprocessing.parent_process()
 
     def items() -> Iterator:
         while not abort.is_set():
             try:
                 item = inbox.get(timeout=1)
-            except queue.Empty:
-                # A task killed outright (SIGKILL, OOM) never sends the end: stop rather than linger
-                # with a database connection. What was queued was never sent, so nothing is lost.
-                if parent is not None and not parent.is_alive():
-                    return
+            except queue.Empty:  # a task killed outright never sends the end: see _exit_with
                 continue
             if item is None or abort.is_set():
                 return
