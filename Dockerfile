@@ -1,7 +1,8 @@
 # The team's Airflow image: the official one plus the pipeline's pinned runtime, the project package
-# (core, Airflow shell and the meta_capi provider), the DAG, the SQL files and the dev tools.
-# Used by docker-compose.yaml for every Airflow service and for the dev profile's graph-emulator.
-FROM apache/airflow:3.3.2-python3.11
+# (core, Airflow shell and the meta_capi provider), the DAG and the SQL files. Two stages:
+#   production  what every Airflow service of docker-compose.yaml runs: no dev tools, no emulator
+#   dev         production plus devtools/ (the Graph API emulator of the compose dev profile)
+FROM apache/airflow:3.3.2-python3.11 AS production
 
 # Runtime dependencies first: this layer changes only with requirements.txt. Airflow stays at the
 # image's version (requirements.txt pins the same one), as the docker-stack docs recommend.
@@ -14,10 +15,14 @@ COPY --chown=airflow:root pyproject.toml /opt/konektor/pyproject.toml
 COPY --chown=airflow:root plugins/ /opt/konektor/plugins/
 RUN pip install --no-cache-dir --no-deps /opt/konektor
 
-# SQL files (loaded by name through KONEKTOR_CAPI_SQL_DIR), dev tools (emulator, check_pixels), the DAG.
+# SQL files (loaded by name through KONEKTOR_CAPI_SQL_DIR) and the DAG.
 COPY --chown=airflow:root include/ /opt/airflow/include/
-COPY --chown=airflow:root devtools/ /opt/airflow/devtools/
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
 
 ENV KONEKTOR_CAPI_SQL_DIR=/opt/airflow/include/sql \
     GX_ANALYTICS_ENABLED=False
+
+# Development only: the Graph API emulator and the other dev tools. Its admin endpoints have no
+# authentication, so it never ships in the production stage.
+FROM production AS dev
+COPY --chown=airflow:root devtools/ /opt/airflow/devtools/

@@ -75,13 +75,27 @@ def test_dev_stand_ins_are_behind_the_dev_profile_and_nothing_else_is(services):
         assert not set(services[name].get("depends_on") or {}) & DEV_SERVICES, name
 
 
-def test_airflow_services_share_the_image_built_from_the_dockerfile(services, dockerfile):
-    for name in AIRFLOW_SERVICES | {"graph-emulator"}:
-        service = services[name]
-        context = service["build"] if isinstance(service["build"], str) else service["build"]["context"]
-        assert (REPO / context / "Dockerfile").is_file(), name
-        assert service["image"] == services["airflow-apiserver"]["image"], name
-    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11$", dockerfile, re.M)
+def _stages(dockerfile: str) -> dict[str, str]:
+    """Each build stage's text, by name."""
+    parts = re.split(r"^(?=FROM )", dockerfile, flags=re.M)
+    return {re.search(r" AS (\S+)", p).group(1): p for p in parts if p.startswith("FROM ")}
+
+
+def _build(service: dict) -> dict:
+    return service["build"] if isinstance(service["build"], dict) else {"context": service["build"]}
+
+
+def test_airflow_services_share_the_production_image_and_the_emulator_has_its_own(services, dockerfile):
+    for name in AIRFLOW_SERVICES:
+        build = _build(services[name])
+        assert (REPO / build["context"] / "Dockerfile").is_file(), name
+        assert build["target"] == "production", name
+        assert services[name]["image"] == services["airflow-apiserver"]["image"], name
+    emulator = services["graph-emulator"]
+    assert _build(emulator)["target"] == "dev"
+    assert emulator["image"] != services["airflow-apiserver"]["image"]
+    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11 AS production$", dockerfile, re.M)
+    assert re.search(r"^FROM production AS dev$", dockerfile, re.M)
 
 
 def test_the_image_pins_the_airflow_version_of_requirements(dockerfile):
@@ -91,16 +105,71 @@ def test_the_image_pins_the_airflow_version_of_requirements(dockerfile):
     assert re.search(r"pip install .*--no-deps /opt/konektor", dockerfile)  # the package and its provider
 
 
+def _copied(text: str) -> list[str]:
+    return [src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, re.M) for src in line.split()[:-1]]
+
+
 def test_the_dockerfile_copies_what_exists_and_is_not_ignored(dockerfile):
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}  # fmt: skip
-    sources = [src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", dockerfile, re.M)
-               for src in line.split()[:-1]]  # fmt: skip
-    needed = {"requirements.txt", "pyproject.toml", "plugins/", "include/", "dags/", "devtools/"}
-    assert needed <= set(sources)
-    for src in sources:
+    stages = _stages(dockerfile)
+    assert {"requirements.txt", "pyproject.toml", "plugins/", "include/", "dags/"} <= set(
+        _copied(stages["production"]))
+    assert "devtools/" in _copied(stages["dev"])
+    for src in _copied(dockerfile):
         assert (REPO / src).exists(), src
         assert src.rstrip("/") not in ignored, src
+
+
+def test_the_production_image_holds_no_dev_tools(dockerfile):
+    production = _stages(dockerfile)["production"]
+    assert not [src for src in _copied(production) if src.startswith(("devtools", "tests", "."))]
+    for path in [*(REPO / "dags").glob("*.py"), *(REPO / "plugins").rglob("*.py")]:
+        assert not re.search(r"^\s*(from|import) devtools", path.read_text(), re.M), path
+
+
+def test_the_api_is_published_on_loopback_unless_told_otherwise(services):
+    [port] = services["airflow-apiserver"]["ports"]
+    bind = port.rsplit(":", 2)[0]
+    assert default_of(bind) == "127.0.0.1"
+    for name, service in services.items():
+        for published in service.get("ports") or []:
+            assert default_of(published.rsplit(":", 2)[0]) == "127.0.0.1", name
+
+
+_REQUIRED = re.compile(r"^\$\{(\w+):\?.+\}$")
+
+
+def test_secrets_and_connections_have_no_default_and_must_be_given(services):
+    required = {"AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
+                "AIRFLOW_CONN_KONEKTOR_DB", "AIRFLOW_CONN_META_CAPI"}  # fmt: skip
+    for name in AIRFLOW_SERVICES:
+        env = env_of(services[name])
+        for key in required:
+            assert _REQUIRED.match(env[key]), (name, key, env[key])
+    assert _REQUIRED.match(env_of(services["airflow-init"])["_AIRFLOW_WWW_USER_PASSWORD"])
+
+
+def test_compose_env_writes_fresh_secrets_once_and_keeps_what_is_there(tmp_path, capsys):
+    from devtools import compose_env
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("AIRFLOW_CONN_KONEKTOR_DB=postgresql://me@db/konektor\n")
+    compose_env.main(["--path", str(env_file)])
+    first = compose_env.read_env(env_file)
+    assert first["AIRFLOW_CONN_KONEKTOR_DB"] == "postgresql://me@db/konektor"
+    assert "AIRFLOW_CONN_META_CAPI" not in first  # never guessed outside --dev
+    for key in ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY",
+                "_AIRFLOW_WWW_USER_PASSWORD"):  # fmt: skip
+        assert len(first[key]) >= 24, key
+        assert first[key] not in capsys.readouterr().out
+    assert len(__import__("base64").urlsafe_b64decode(first["AIRFLOW_FERNET_KEY"])) == 32
+    assert env_file.stat().st_mode & 0o077 == 0
+    compose_env.main(["--path", str(env_file)])
+    assert compose_env.read_env(env_file) == first  # nothing regenerated
+    other = tmp_path / "other.env"
+    compose_env.main(["--path", str(other)])
+    assert compose_env.read_env(other)["AIRFLOW_JWT_SECRET"] != first["AIRFLOW_JWT_SECRET"]
 
 
 def test_executor_is_celery_with_a_worker(services):
@@ -144,12 +213,16 @@ def test_graph_emulator_runs_the_devtools_emulator_on_all_interfaces(services):
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "8765"
 
 
-def test_default_connections_point_at_the_dev_services(services, airflow_home, monkeypatch):
+def test_the_dev_env_points_the_connections_at_the_dev_services(services, airflow_home, monkeypatch,
+                                                                tmp_path):  # fmt: skip
+    from devtools import compose_env
     from konektor_capi_airflow.connections import graph_api_config, konektor_db_url
 
-    env = env_of(services["airflow-worker"])
-    monkeypatch.setenv("AIRFLOW_CONN_META_CAPI", default_of(env["AIRFLOW_CONN_META_CAPI"]))
-    monkeypatch.setenv("AIRFLOW_CONN_KONEKTOR_DB", default_of(env["AIRFLOW_CONN_KONEKTOR_DB"]))
+    env_file = tmp_path / ".env"
+    compose_env.main(["--dev", "--path", str(env_file)])
+    env = compose_env.read_env(env_file)
+    monkeypatch.setenv("AIRFLOW_CONN_META_CAPI", env["AIRFLOW_CONN_META_CAPI"])
+    monkeypatch.setenv("AIRFLOW_CONN_KONEKTOR_DB", env["AIRFLOW_CONN_KONEKTOR_DB"])
     assert graph_api_config().base_url == "http://graph-emulator:8765"
     url = konektor_db_url()
     db_env = env_of(services["konektor-db"])
