@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean
+.PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean airflow airflow-stop \
+	airflow-deps
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,3 +60,17 @@ bench: $(STAMP)
 LOAD_CHANGES ?= 200000
 load-faults: $(STAMP)
 	$(PY) -m devtools.load_faults --changes $(LOAD_CHANGES)
+
+# The deployment of docker-compose.yaml, run from the venv without Docker (see devtools/deploy.py):
+# embedded PostgreSQL metadata, Redis, API server, scheduler, dag-processor, triggerer, Celery worker.
+# Returns once healthy; prints the UI URL and login. AIRFLOW_HOME is .airflow/deploy.
+airflow: $(STAMP) airflow-deps
+	$(PY) -m devtools.deploy up
+
+airflow-stop:
+	$(PY) -m devtools.deploy down
+
+# Debian's redis-server (the Celery broker) and chromium (the UI's browser test), when missing.
+airflow-deps:
+	@command -v redis-server >/dev/null && command -v chromium >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; }

@@ -9,7 +9,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -21,10 +21,17 @@ DEFAULT_ARGS = {
 }
 
 
+# What a finished run has updated: analysts schedule their own DAGs on it (`schedule=[SYNC_LOGS]`).
+SYNC_LOGS = Asset(name="konektor_capi_sync_logs", uri="konektor-capi://konektor_db/sync_logs",
+                  group="konektor")  # fmt: skip
+
+
 @dag(
     dag_id="meta_capi_sync",
     description="Send Konektor lead status changes to Meta's Conversions API",
-    schedule="@hourly",
+    # Data intervals, not trigger times: each run (and each run of `airflow backfill create`) covers the
+    # hour before it. A bare "@hourly" is a CronTriggerTimetable in Airflow 3: zero-length intervals.
+    schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -76,7 +83,7 @@ def meta_capi_sync():
         context["group_label"] = group["label"]
         return sync_group_task(run, group)
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", outlets=[SYNC_LOGS])
     def finish(run: dict) -> dict:
         from konektor_capi_airflow.tasks import finish_run_task
 

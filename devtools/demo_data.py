@@ -293,3 +293,17 @@ def pixel_tokens(dsn: str) -> dict[str, str]:
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def has_changes(dsn: str) -> bool:
+    """Whether the database already holds Konektor's tables with some status change (dev tools only)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('lead_status_changes') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return False
+            cur.execute("SELECT EXISTS (SELECT 1 FROM lead_status_changes)")
+            return bool(cur.fetchone()[0])
+    finally:
+        conn.close()

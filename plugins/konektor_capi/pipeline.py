@@ -37,6 +37,7 @@ from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON, event_json
+from konektor_capi.retry_policy import heals_by_waiting
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
 from konektor_capi.sender import Batcher, PixelTarget
 from konektor_capi.user_data import build_user_data
@@ -99,6 +100,11 @@ class GroupResult:
     @property
     def failed(self) -> int:
         return sum(n for (_, _, status), n in self.counts.items() if status == "failed")
+
+    @property
+    def heals_by_waiting(self) -> bool:
+        """Whether retrying the task later could help: only when some failure was transient."""
+        return any(heals_by_waiting(reason) for _, reason in self.failures)
 
     def failure_summary(self) -> str:
         """Per pixel, how many events failed and the commonest reason: what an operator acts on."""

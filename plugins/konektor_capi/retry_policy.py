@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 from dataclasses import dataclass
 
 
@@ -68,6 +69,25 @@ def decide(error: MetaError) -> Decision:
     if error.http_status is not None and error.http_status >= 500:
         return Decision.RETRY
     return Decision.FAIL
+
+
+_REASON = re.compile(r"meta error (\d+)(?:/(\d+))?:")
+_BARE_HTTP = re.compile(r"transport: HTTP (\d{3})\b")
+
+
+def heals_by_waiting(reason: str) -> bool:
+    """Whether a `failed` outcome's reason (MetaError.reason) is worth retrying later as it is: a
+    transport fault or a transient error is; a refused token, a missing permission, an unknown pixel
+    or invalid data is not (it needs a person)."""
+    if reason.startswith("transport: "):
+        bare = _BARE_HTTP.match(reason)  # an answer without a Graph error: heals only if 5xx or 429
+        status = int(bare.group(1)) if bare else None
+        return decide(MetaError(message="", http_status=status)) is Decision.RETRY
+    match = _REASON.match(reason)
+    if match is None:
+        return False
+    code, subcode = int(match.group(1)), int(match.group(2)) if match.group(2) else None
+    return decide(MetaError(message="", code=code, subcode=subcode)) is Decision.RETRY
 
 
 @dataclass(frozen=True)

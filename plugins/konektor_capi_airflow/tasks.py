@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
 from konektor_capi.db import make_engine
@@ -22,7 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class PixelSyncFailed(RuntimeError):
-    """Some events of a group failed: the task fails so the group shows, and reruns, on its own."""
+    """Some events of a group failed transiently: the task fails so Airflow retries the group."""
+
+
+class PixelSyncRefused(AirflowFailException):
+    """Meta refused a token, a permission, a pixel or data: no Airflow retry can heal it, so the task
+    fails at once (no retry delay holding up the hourly runs) and waits for a person to clear it."""
 
 
 @contextmanager
@@ -75,7 +81,8 @@ def sync_group_task(run: dict, group: dict) -> dict:
         log.info("validation %s: %s", grp.label, validation)
     log.info("%s: %s", grp.label, summary)
     if result.failed:
-        raise PixelSyncFailed(f"{result.failed} event(s) of {grp.label} failed: {result.failure_summary()}")
+        message = f"{result.failed} event(s) of {grp.label} failed: {result.failure_summary()}"
+        raise (PixelSyncFailed if result.heals_by_waiting else PixelSyncRefused)(message)
     return summary
 
 
@@ -85,5 +92,6 @@ def finish_run_task(run: dict) -> dict:
         summary = finish_run(engine, spec, _mapping())
     log.info("run summary\n%s", format_summary(summary))
     if summary.get("failed") and not spec.dry_run:
-        raise PixelSyncFailed(f"{summary['failed']} event(s) of this run's window failed; see sync_logs")
+        # A report: retrying it changes nothing (the sync tasks retry what can heal).
+        raise PixelSyncRefused(f"{summary['failed']} event(s) of this run's window failed; see sync_logs")
     return {k: summary[k] for k in ("pairs", "recorded", "failed", "mode", "window_start", "window_end")}

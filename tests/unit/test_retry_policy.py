@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide
+from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide, heals_by_waiting
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,27 @@ def test_reason_names_code_and_subcode():
         "meta error 100/2804003: Event Timestamp Too Old"
     )
     assert MetaError("ReadTimeout: x").reason.startswith("transport: ")
+
+
+@pytest.mark.parametrize(
+    ("error", "heals"),
+    [
+        (MetaError("timed out"), True),
+        (MetaError("Service unavailable", http_status=503), True),
+        (MetaError("x", http_status=400, code=2), True),
+        (MetaError("x", http_status=400, code=613, subcode=1487742), True),
+        (MetaError("x", http_status=400, code=80004), True),
+        (MetaError("Error validating access token", http_status=400, code=190, subcode=463), False),
+        (MetaError("Permissions error", http_status=403, code=200), False),
+        (MetaError("Unsupported post request", http_status=400, code=100, subcode=33), False),
+        (MetaError("Invalid parameter", http_status=400, code=100), False),
+        (MetaError("HTTP 404", http_status=404), False),
+        (MetaError("HTTP 502", http_status=502), True),
+    ],
+)
+def test_a_failed_reason_says_whether_waiting_can_heal_it(error, heals):
+    assert heals_by_waiting(error.reason) is heals
+
+
+def test_a_reason_that_is_not_metas_does_not_heal_by_waiting():
+    assert not heals_by_waiting("pixel has no Conversions API access token configured")
