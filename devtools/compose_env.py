@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 DEV_CONNECTIONS = {
-    "AIRFLOW_CONN_KONEKTOR_DB": "postgresql://konektor:konektor@konektor-db:5432/konektor",
+    "AIRFLOW_CONN_KONEKTOR_DB": "postgresql://konektor:konektor-dev-pw@konektor-db:5432/konektor",
     "AIRFLOW_CONN_META_CAPI": "meta-capi://graph-emulator:8765/http?api_version=v25.0",
 }
 

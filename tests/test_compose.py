@@ -228,3 +228,16 @@ def test_the_dev_env_points_the_connections_at_the_dev_services(services, airflo
     db_env = env_of(services["konektor-db"])
     assert (url.host, url.port, url.database) == ("konektor-db", 5432, db_env["POSTGRES_DB"])
     assert (url.username, url.password) == (db_env["POSTGRES_USER"], db_env["POSTGRES_PASSWORD"])
+
+
+def test_the_celery_result_backend_names_an_installed_driver(services):
+    backend = env_of(services["airflow-worker"])["AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert backend.startswith("db+postgresql+psycopg2://")
+    assert re.search(r"^psycopg2-binary==", (REPO / "requirements.txt").read_text(), re.M)
+
+
+def test_the_deployments_dependencies_are_pinned(dockerfile):
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "requirements.txt").read_text(), re.M))
+    for package in ("apache-airflow-providers-celery", "apache-airflow-providers-fab", "celery", "asyncpg"):
+        assert package in pins, package
+    assert pins["celery"] != "5.7.0"  # fails to import under the Celery provider
