@@ -38,7 +38,7 @@ backfill: $(STAMP)
 	$(PY) -m devtools.run_dag backfill --start "$(START)" $(if $(END),--end "$(END)") \
 		$(if $(PIXELS),--pixels "$(PIXELS)") $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run)
 
-test: $(STAMP)
+test: $(STAMP) airflow-deps
 	$(PY) -m pytest
 
 # The Graph API emulator by hand: make emulator PORT=8765

@@ -3,7 +3,7 @@
 The same Airflow 3 processes and settings as docker-compose.yaml (CeleryExecutor on Redis, FAB auth,
 PostgreSQL metadata; API server, scheduler, dag-processor, triggerer, Celery worker), without Docker:
 
-- Airflow's metadata: database `airflow_deploy` on the embedded PostgreSQL;
+- Airflow's metadata: a database `airflow_deploy_<hash of AIRFLOW_HOME>` on the embedded PostgreSQL;
 - Redis: Debian's `redis-server` on a free loopback port (`make airflow-deps` installs it);
 - the pipeline's connections: AIRFLOW_CONN_KONEKTOR_DB / AIRFLOW_CONN_META_CAPI when set, else the
   demo database (seeded when empty) and a Graph API emulator holding its pixels' tokens.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -36,7 +37,6 @@ from devtools import embedded_pg, stack
 
 REPO = stack.REPO
 HOME = Path(os.environ.get("KONEKTOR_DEPLOY_HOME", REPO / ".airflow" / "deploy"))
-META_DB = "airflow_deploy"
 DEMO_DB = "konektor_demo"
 ADMIN = "admin"
 # name -> airflow CLI arguments; the order they start in (the API server first: the others call it).
@@ -57,6 +57,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def meta_db() -> str:
+    """Airflow's metadata database of this AIRFLOW_HOME: one per home, as its secrets are."""
+    return "airflow_deploy_" + hashlib.sha1(str(HOME.resolve()).encode()).hexdigest()[:10]
 
 
 def _state_path() -> Path:
@@ -104,7 +109,7 @@ def _secrets() -> dict[str, str]:
 
 def _meta_urls(server_uri: str) -> tuple[str, str]:
     """SQLAlchemy URLs of Airflow's metadata database (Unix socket): sync (psycopg2) and async."""
-    uri = embedded_pg.database_uri(server_uri, META_DB)
+    uri = embedded_pg.database_uri(server_uri, meta_db())
     return (uri.replace("postgresql://", "postgresql+psycopg2://", 1),
             uri.replace("postgresql://", "postgresql+asyncpg://", 1))  # fmt: skip
 
@@ -222,7 +227,7 @@ def up(timeout: float = 240) -> dict:
         (HOME / sub).mkdir(parents=True, exist_ok=True)
     konektor_db, meta_conn = _connections(configured_db, configured_meta)
     server = embedded_pg.start()
-    stack.ensure_database(META_DB)
+    stack.ensure_database(meta_db())
     meta_sync, meta_async = _meta_urls(server)
     ports = {k: _free_port() for k in ("api", "redis", "scheduler_health", "worker_logs", "trigger_logs")}
     keys = _secrets()
