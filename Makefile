@@ -24,18 +24,26 @@ clean:
 	rm -rf $(VENV) .run .airflow
 
 # The main job: seed a demo database, start the emulator, run the DAG once, print the outcome summary.
+# Always its own embedded database and emulator: AIRFLOW_CONN_* are ignored (it says so).
 demo: $(STAMP)
 	$(PY) -m devtools.run_dag demo
 
-# One sync run against the connections in the environment (embedded stand-ins for those not set).
+# One sync run with AIRFLOW_CONN_KONEKTOR_DB and AIRFLOW_CONN_META_CAPI; with neither set, the embedded demo
+# database and the emulator; with only one set, refused (see devtools/targets.py).
 sync: $(STAMP)
 	$(PY) -m devtools.run_dag sync
 
 # Analysts: make backfill START=2026-11-18T00:00:00Z END=2026-11-20T00:00:00Z [PIXELS=id,id] [DRY_RUN=1]
+# The values travel as data: make must not expand them (a command-line variable holding $(shell ...) would
+# run when exported) nor paste them into the shell command, so they are unexported and handed over
+# single-quoted from their unexpanded text; devtools.backfill_request checks them.
+BACKFILL_VARS := START END PIXELS DRY_RUN
+unexport $(BACKFILL_VARS)
+shell_quote = '$(subst ','\'',$(value $1))'
 backfill: $(STAMP)
-	@test -n "$(START)" || { echo "usage: make backfill START=<ISO-8601> END=<ISO-8601> [PIXELS=id,id] [DRY_RUN=1]"; exit 2; }
-	$(PY) -m devtools.run_dag backfill --start "$(START)" $(if $(END),--end "$(END)") \
-		$(if $(PIXELS),--pixels "$(PIXELS)") $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run)
+	BACKFILL_START=$(call shell_quote,START) BACKFILL_END=$(call shell_quote,END) \
+	BACKFILL_PIXELS=$(call shell_quote,PIXELS) BACKFILL_DRY_RUN=$(call shell_quote,DRY_RUN) \
+		$(PY) -m devtools.run_dag backfill
 
 test: $(STAMP)
 	$(PY) -m pytest
