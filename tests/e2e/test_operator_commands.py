@@ -60,9 +60,9 @@ def test_demo_seeds_only_its_own_database_and_sends_only_to_its_own_emulator(ope
     code = run_dag.main(["demo", "--leads", "10"])
 
     out, err = capsys.readouterr()
-    assert code == 0, out + err
     assert snapshot(k) == before
     assert meta.stats()["requests"] == 0  # the operator's Graph API heard nothing
+    assert code == 0, out + err
     assert "AIRFLOW_CONN_KONEKTOR_DB is set; the demo ignores it and uses its own embedded database" in err
     assert "AIRFLOW_CONN_META_CAPI is set; the demo ignores it" in err
     assert "into database konektor_demo on the embedded PostgreSQL" in out
@@ -80,10 +80,10 @@ def test_sync_prints_the_summary_of_its_own_run(operator, airflow_home, capsys):
     code = run_dag.main(["sync"])
 
     out = capsys.readouterr().out
-    assert code == 0, out
+    assert "OTHER-RUN" not in out
     [(own,)] = k.execute("SELECT run_id FROM sync_runs WHERE run_id <> 'other-run'")
     assert f"run {own}\n" in out and "(hourly)" in out
-    assert "OTHER-RUN" not in out
+    assert code == 0, out
     assert re.search(rf"{PIXEL}\s+Lead\s+1\s", out)
     log = Path(re.search(r"\(log: (\S+)\)", out).group(1))
     assert log.parent == airflow_home / "runs" and own in log.read_text()
