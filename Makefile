@@ -34,16 +34,17 @@ sync: $(STAMP)
 	$(PY) -m devtools.run_dag sync
 
 # Analysts: make backfill START=2026-11-18T00:00:00Z END=2026-11-20T00:00:00Z [PIXELS=id,id] [DRY_RUN=1]
-# The values travel as data: make must not expand them (a command-line variable holding $(shell ...) would
-# run when exported) nor paste them into the shell command, so they are unexported and handed over
-# single-quoted from their unexpanded text; devtools.backfill_request checks them.
-BACKFILL_VARS := START END PIXELS DRY_RUN
-unexport $(BACKFILL_VARS)
-shell_quote = '$(subst ','\'',$(value $1))'
+# The values travel as data: make must not expand them (a command-line variable holding $(shell ...) runs it
+# when make exports or reads it) and the shell must not parse them. So they are unexported, and their
+# unexpanded text is exported to the Python entry point under other names (simply expanded: exported as is);
+# devtools.backfill_request checks them.
+unexport START END PIXELS DRY_RUN
+backfill: export BACKFILL_START := $(value START)
+backfill: export BACKFILL_END := $(value END)
+backfill: export BACKFILL_PIXELS := $(value PIXELS)
+backfill: export BACKFILL_DRY_RUN := $(value DRY_RUN)
 backfill: $(STAMP)
-	BACKFILL_START=$(call shell_quote,START) BACKFILL_END=$(call shell_quote,END) \
-	BACKFILL_PIXELS=$(call shell_quote,PIXELS) BACKFILL_DRY_RUN=$(call shell_quote,DRY_RUN) \
-		$(PY) -m devtools.run_dag backfill
+	$(PY) -m devtools.run_dag backfill
 
 test: $(STAMP)
 	$(PY) -m pytest

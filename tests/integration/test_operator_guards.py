@@ -114,7 +114,8 @@ def make_backfill(*assignments: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("template", ['" ; touch {f} ; echo "', "' ; touch {f} ; echo '", "$(touch {f})",
-                                      "`touch {f}`", "$(shell touch {f})", "$$(touch {f})"])  # fmt: skip
+                                      "`touch {f}`", "$(shell touch {f})", "$$(touch {f})",
+                                      "x'\ntouch {f} #\n"])  # fmt: skip
 def test_make_backfill_runs_no_command_hidden_in_its_values(template, tmp_path, airflow_home):
     planted = tmp_path / "planted"
     hostile = template.format(f=planted)
@@ -124,7 +125,7 @@ def test_make_backfill_runs_no_command_hidden_in_its_values(template, tmp_path, 
     assert not planted.exists()
     assert result.returncode != 0
     assert "make backfill: START=" in result.stderr and "is not an ISO-8601 date-time" in result.stderr
-    assert hostile in result.stderr  # handed over as it was typed
+    assert repr(hostile) in result.stderr  # handed over as it was typed
 
 
 def test_make_backfill_rejects_a_dry_run_it_does_not_understand(airflow_home):
