@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     with stack.graph_api(where.meta_conn, tokens) as (graph_conn, emulator):
         os.environ["AIRFLOW_CONN_META_CAPI"] = graph_conn
         config = graph_config()
-        where = "the emulator" if emulator is not None else "AIRFLOW_CONN_META_CAPI"
-        print(f"checking {len(pixels)} pixel(s) at {config.base_url} ({where})", file=sys.stderr)
+        endpoint = "the emulator" if emulator is not None else "AIRFLOW_CONN_META_CAPI"
+        print(f"checking {len(pixels)} pixel(s) at {config.base_url} ({endpoint})", file=sys.stderr)
         failed = check_all(pixels, config, sys.stdout)
     print(f"{len(pixels) - failed} OK, {failed} FAILED", file=sys.stderr)
     return 1 if failed else 0

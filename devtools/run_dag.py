@@ -95,13 +95,16 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"make {args.mode}: {exc}")
         _note(where)
         db_uri = where.db_uri or stack.ensure_database(DEMO_DB)
-    if backfill is not None:
-        try:
+    try:
+        if backfill is not None:
             backfill_request.check_pixels(db_uri, backfill.pixel_ids)
-        except backfill_request.InvalidRequest as exc:
-            return _fail(f"make backfill: {exc}")
-    # Only the emulator needs the tokens; a configured Graph API gets them from the task that sends.
-    tokens = demo_data.pixel_tokens(db_uri) if where.meta_conn is None else None
+        # Only the emulator needs the tokens; a configured Graph API gets them from the task that sends.
+        tokens = demo_data.pixel_tokens(db_uri) if where.meta_conn is None else None
+    except backfill_request.InvalidRequest as exc:
+        return _fail(f"make backfill: {exc}")
+    except psycopg2.Error as exc:  # the first line names the database, never the URI's password
+        hint = " (`make demo` seeds the demo database)" if where.db_uri is None else ""
+        return _fail(f"make {args.mode}: cannot read meta_pixels: {str(exc).strip().splitlines()[0]}{hint}")
     with stack.graph_api(where.meta_conn, tokens) as (graph_conn, emulator):
         result = dag_test.run(db_uri, graph_conn, conf)
         stats = EmulatorAdmin(emulator.base_url).stats() if emulator is not None else None

@@ -140,3 +140,13 @@ def test_each_run_logs_to_its_own_file_and_last_run_names_the_newest(airflow_hom
 
     assert first != second and first.parent == second.parent == airflow_home / "runs"
     assert (airflow_home / "last_run.log").resolve() == second.resolve()
+
+
+def test_a_database_without_konektor_tables_is_an_error_not_a_traceback(pg_server, airflow_home, emulator,
+                                                                         monkeypatch, capsys):  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_KONEKTOR_DB", pg_server)
+    monkeypatch.setenv("AIRFLOW_CONN_META_CAPI", graph_conn(emulator))
+    code = run_dag.main(["backfill", "--start", "2026-11-20T00:00:00Z", "--pixels", PIXEL])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert 'make backfill: cannot read meta_pixels: relation "meta_pixels" does not exist' in err
