@@ -106,3 +106,18 @@ def test_make_backfill_dry_run_true_sends_and_records_nothing(operator, airflow_
     assert meta.stats()["events_received"] == 0
     assert k.sync_logs() == []
     assert k.execute("SELECT mode, dry_run, pixel_ids FROM sync_runs") == [("backfill", True, [PIXEL])]
+
+
+def test_sync_without_connections_is_the_dev_run_and_says_so(airflow_home, monkeypatch, capsys):
+    for var in ("AIRFLOW_CONN_KONEKTOR_DB", "AIRFLOW_CONN_META_CAPI", "KONEKTOR_DEV_EMULATOR"):
+        monkeypatch.delenv(var, raising=False)
+    run_dag._demo_database(leads=5)
+    capsys.readouterr()
+
+    code = run_dag.main(["sync"])
+
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "are not set: dev run on the embedded demo database (konektor_demo" in err
+    assert "nothing reaches Meta" in err
+    assert "emulator: " in out
