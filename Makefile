@@ -54,7 +54,8 @@ PORT ?= 8765
 emulator: $(STAMP)
 	$(PY) -m devtools.graph_emulator --host 127.0.0.1 --port $(PORT)
 
-# Test every enabled pixel's token (one GET per pixel, like Konektor's "Test Connection"); no token printed.
+# Test every enabled (workspace, pixel) row's token (one GET each, like Konektor's "Test Connection"); no token
+# printed. Connections as for `make sync`.
 check-pixels: $(STAMP)
 	$(PY) -m devtools.check_pixels
 
