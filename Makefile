@@ -25,18 +25,27 @@ clean:
 	rm -rf $(VENV) .run .airflow
 
 # The main job: seed a demo database, start the emulator, run the DAG once, print the outcome summary.
+# Always its own embedded database and emulator: AIRFLOW_CONN_* are ignored (it says so).
 demo: $(STAMP)
 	$(PY) -m devtools.run_dag demo
 
-# One sync run against the connections in the environment (embedded stand-ins for those not set).
+# One sync run with AIRFLOW_CONN_KONEKTOR_DB and AIRFLOW_CONN_META_CAPI; with neither set, the embedded demo
+# database and the emulator; with only one set, refused (see devtools/targets.py).
 sync: $(STAMP)
 	$(PY) -m devtools.run_dag sync
 
 # Analysts: make backfill START=2026-11-18T00:00:00Z END=2026-11-20T00:00:00Z [PIXELS=id,id] [DRY_RUN=1]
+# The values travel as data: make must not expand them (a command-line variable holding $(shell ...) runs it
+# when make exports or reads it) and the shell must not parse them. So they are unexported, and their
+# unexpanded text is exported to the Python entry point under other names (simply expanded: exported as is);
+# devtools.backfill_request checks them.
+unexport START END PIXELS DRY_RUN
+backfill: export BACKFILL_START := $(value START)
+backfill: export BACKFILL_END := $(value END)
+backfill: export BACKFILL_PIXELS := $(value PIXELS)
+backfill: export BACKFILL_DRY_RUN := $(value DRY_RUN)
 backfill: $(STAMP)
-	@test -n "$(START)" || { echo "usage: make backfill START=<ISO-8601> END=<ISO-8601> [PIXELS=id,id] [DRY_RUN=1]"; exit 2; }
-	$(PY) -m devtools.run_dag backfill --start "$(START)" $(if $(END),--end "$(END)") \
-		$(if $(PIXELS),--pixels "$(PIXELS)") $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run)
+	$(PY) -m devtools.run_dag backfill
 
 test: $(STAMP) airflow-deps
 	$(PY) -m pytest
@@ -46,7 +55,8 @@ PORT ?= 8765
 emulator: $(STAMP)
 	$(PY) -m devtools.graph_emulator --host 127.0.0.1 --port $(PORT)
 
-# Test every enabled pixel's token (one GET per pixel, like Konektor's "Test Connection"); no token printed.
+# Test every enabled (workspace, pixel) row's token (one GET each, like Konektor's "Test Connection"); no token
+# printed. Connections as for `make sync`.
 check-pixels: $(STAMP)
 	$(PY) -m devtools.check_pixels
 

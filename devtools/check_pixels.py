@@ -1,12 +1,13 @@
-"""`make check-pixels`: can each enabled pixel's token read its pixel? One line per pixel, no tokens.
+"""`make check-pixels`: can each enabled pixel's token read its pixel? One line per (workspace, pixel)
+row, since each workspace sends with its own token; never a token.
 
-    <pixel_id>  OK  <pixel name>
-    <pixel_id>  FAILED  <reason>
+    workspace <id>  pixel <pixel_id>  OK  <pixel name>
+    workspace <id>  pixel <pixel_id>  FAILED  <reason>
 
-Databases and Graph API as `make sync` picks them: AIRFLOW_CONN_KONEKTOR_DB, else the embedded demo
-database; AIRFLOW_CONN_META_CAPI, else the emulator started with the database's tokens registered.
-The token checked is the one the sync would send with (the first enabled row of a pixel id).
-Exit 0 when every pixel passes, 1 when one fails, 2 when the pixels cannot be read.
+Database and Graph API as `make sync` picks them (devtools.targets): both connections, or with neither
+set the embedded demo database and the emulator (started with the database's tokens registered); only
+one of them set is refused.
+Exit 0 when every pixel passes, 1 when one fails, 2 when the pixels cannot be read or the command refuses.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from typing import TextIO
 
 import psycopg2
 
-from devtools import stack
-from devtools.run_dag import DEMO_DB
+from devtools import stack, targets
+from devtools.targets import DEMO_DB
 from konektor_capi import sql
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 from konektor_capi.pixel_check import check_pixel
 
 
-def enabled_pixels(dsn: str) -> list[tuple[str, str | None]]:
+def enabled_pixels(dsn: str) -> list[tuple[int, str, str | None]]:
+    """(workspace_id, pixel_id, token) of every enabled row."""
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
             cur.execute(sql.load("enabled_pixels"))
-            return [(str(pixel_id), token) for pixel_id, token in cur.fetchall()]
+            return [(ws, str(pixel_id), token) for ws, pixel_id, token in cur.fetchall()]
     finally:
         conn.close()
 
@@ -43,15 +45,16 @@ def graph_config() -> GraphApiConfig:
     return MetaCapiHook().get_config()
 
 
-def check_all(pixels: list[tuple[str, str | None]], config: GraphApiConfig, out: TextIO) -> int:
+def check_all(pixels: list[tuple[int, str, str | None]], config: GraphApiConfig, out: TextIO) -> int:
     failed = 0
     client = GraphApiClient(config)
     try:
-        for pixel_id, token in pixels:
+        for workspace_id, pixel_id, token in pixels:
             result = check_pixel(client, pixel_id, token)
             failed += not result.ok
             status = "OK" if result.ok else "FAILED"
-            print(f"{pixel_id}  {status}  {result.message}", file=out, flush=True)
+            line = f"workspace {workspace_id}  pixel {pixel_id}  {status}  {result.message}"
+            print(line, file=out, flush=True)
     finally:
         client.close()
     return failed
@@ -62,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.parse_args(argv)
-    db_uri = os.environ.get("AIRFLOW_CONN_KONEKTOR_DB") or stack.ensure_database(DEMO_DB)
+    try:
+        where = targets.for_run(os.environ, "check pixels")
+    except targets.Refused as exc:
+        print(f"make check-pixels: {exc}", file=sys.stderr)
+        return 2
+    for note in where.notes:
+        print(note, file=sys.stderr)
+    db_uri = where.db_uri or stack.ensure_database(DEMO_DB)
     try:
         pixels = enabled_pixels(db_uri)
     except psycopg2.Error as exc:  # the message names the database, never the DSN's password
@@ -73,12 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     if not pixels:
         print("no enabled pixels in meta_pixels", file=sys.stderr)
         return 0
-    tokens = {pixel_id: token for pixel_id, token in pixels if token}
-    with stack.graph_api(tokens) as (graph_conn, emulator):
+    tokens: dict[str, str] = {}
+    for _, pixel_id, token in pixels:  # the emulator holds one token a pixel: the first row's
+        if token:
+            tokens.setdefault(pixel_id, token)
+    with stack.graph_api(where.meta_conn, tokens) as (graph_conn, emulator):
         os.environ["AIRFLOW_CONN_META_CAPI"] = graph_conn
         config = graph_config()
-        where = "the emulator" if emulator is not None else "AIRFLOW_CONN_META_CAPI"
-        print(f"checking {len(pixels)} pixel(s) at {config.base_url} ({where})", file=sys.stderr)
+        endpoint = "the emulator" if emulator is not None else "AIRFLOW_CONN_META_CAPI"
+        print(f"checking {len(pixels)} pixel(s) at {config.base_url} ({endpoint})", file=sys.stderr)
         failed = check_all(pixels, config, sys.stdout)
     print(f"{len(pixels) - failed} OK, {failed} FAILED", file=sys.stderr)
     return 1 if failed else 0

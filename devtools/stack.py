@@ -1,7 +1,6 @@
-"""Starts what a local run needs and is not given: the embedded PostgreSQL and the Graph API emulator.
+"""Starts the dev stand-ins a local run may use: the embedded PostgreSQL and the Graph API emulator.
 
-A connection already set in the environment (AIRFLOW_CONN_KONEKTOR_DB, AIRFLOW_CONN_META_CAPI) is used
-as it is, and no substitute is started for it.
+Which of them a command uses is devtools.targets' decision; nothing here reads the connections.
 """
 
 from __future__ import annotations
@@ -87,15 +86,13 @@ def reset_airflow_db() -> None:
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
 
 
-def konektor_db_uri(dbname: str | None = None) -> str:
-    """The configured database, or a database on the embedded server (recreated when `dbname` is given)."""
-    configured = os.environ.get("AIRFLOW_CONN_KONEKTOR_DB")
-    if configured:
-        return configured
-    server = embedded_pg.start()
-    if dbname:
-        return embedded_pg.recreate_database(server, dbname)
-    return embedded_pg.database_uri(server, "konektor")
+def recreate_demo_database(dbname: str) -> str:
+    """A fresh, empty database `dbname` on the embedded server: the only place the demo seeds."""
+    return embedded_pg.recreate_database(embedded_pg.start(), dbname)
+
+
+def embedded_location() -> str:
+    return f"the embedded PostgreSQL (data in {embedded_pg.data_dir()})"
 
 
 def ensure_database(dbname: str = "konektor") -> str:
@@ -114,9 +111,9 @@ def ensure_database(dbname: str = "konektor") -> str:
 
 
 @contextmanager
-def graph_api(tokens: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()):
-    """Yields the meta_capi connection value: the configured one, or an emulator started for the block."""
-    configured = os.environ.get("AIRFLOW_CONN_META_CAPI")
+def graph_api(configured: str | None, tokens: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()):
+    """Yields (meta_capi connection value, emulator or None): `configured` as it is, else an emulator
+    started for the block with `tokens` registered."""
     if configured:
         yield configured, None
         return

@@ -20,6 +20,7 @@ TOKEN_INVALID = "access token invalid or expired"
 PERMISSION_MISSING = "permission missing: the token's system user has no access to this pixel"
 PIXEL_NOT_FOUND = "pixel not found or not accessible with this token"
 UNREACHABLE = "Graph API unreachable"
+TOKEN_UNSENDABLE = "the token holds characters an HTTP header cannot carry"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ def check_pixel(client: GraphApiClient, pixel_id: str, access_token: str | None)
     if not access_token or not access_token.strip():
         return PixelCheck(False, NO_TOKEN)
     token = access_token.strip()
+    if not _header_safe(token):
+        # requests refuses it with an error quoting the header (token and all) or dies encoding it
+        return PixelCheck(False, TOKEN_UNSENDABLE)
     config = client.config
     url = f"{config.base_url}/{config.api_version}/{quote(str(pixel_id), safe='')}"
     try:
@@ -94,6 +98,11 @@ def explain(error: MetaError) -> str:
     if decide(error) is Decision.RETRY:
         return f"Graph API busy or failing, try again later{detail}"
     return f"Graph API error{detail}"
+
+
+def _header_safe(token: str) -> bool:
+    # Printable ASCII only: a line break would end the header, and anything past ASCII is not a token.
+    return all(" " <= ch <= "~" for ch in token)
 
 
 def _redact(text: str, token: str) -> str:

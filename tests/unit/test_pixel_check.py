@@ -69,6 +69,13 @@ def test_no_token_fails_without_a_request(token) -> None:
     assert session.calls == []
 
 
+@pytest.mark.parametrize("token", ["EAAB-se\ncret", "EAAB-se\rcret", "EAAB\u2014secret", "EAABé-secret"])
+def test_a_token_a_header_cannot_carry_fails_without_a_request(token) -> None:
+    result, session = run(token=token)
+    assert result == PixelCheck(False, "the token holds characters an HTTP header cannot carry")
+    assert session.calls == []
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
