@@ -33,11 +33,11 @@ from pathlib import Path
 
 import requests
 
-from devtools import embedded_pg, stack
+from devtools import demo_data, embedded_pg, stack, targets
 
 REPO = stack.REPO
 HOME = Path(os.environ.get("KONEKTOR_DEPLOY_HOME", REPO / ".airflow" / "deploy"))
-DEMO_DB = "konektor_demo"
+DEMO_DB = targets.DEMO_DB
 ADMIN = "admin"
 # name -> airflow CLI arguments; the order they start in (the API server first: the others call it).
 PROCESSES = {
@@ -157,25 +157,19 @@ def write_config(ports: dict[str, int], meta_sync: str, meta_async: str, keys: d
     return path
 
 
-def _connections(configured_db: str | None, configured_meta: str | None) -> tuple[str, str | None]:
-    """The pipeline's connections: the user's, or the demo database (and an emulator, started later).
-
-    A database the user gave is never paired with the emulator: its conversions would be recorded as
-    sent and lost for good."""
-    if configured_db and not configured_meta:
-        raise DeployError(
-            "AIRFLOW_CONN_KONEKTOR_DB is set but AIRFLOW_CONN_META_CAPI is not: set the Graph API "
-            "connection too (the emulator is only ever paired with the demo database)"
-        )
-    if configured_db:
-        return configured_db, configured_meta
+def _connections() -> tuple[str, str | None]:
+    """The pipeline's connections by the operator commands' rule (devtools.targets): the user's pair, or
+    the demo database (seeded when empty) with an emulator started below (meta None)."""
+    chosen = targets.for_run(os.environ, "start the deployment")
+    for note in chosen.notes:
+        print(note, file=sys.stderr)
+    if chosen.db_uri:
+        return chosen.db_uri, chosen.meta_conn
     uri = stack.ensure_database(DEMO_DB)
-    from devtools import demo_data
-
     if not demo_data.has_changes(uri):
         seeded = demo_data.seed(uri, n_leads=300, now=demo_data.now_utc())
         print(f"seeded {seeded.leads} demo leads and {seeded.changes} status changes into {DEMO_DB}")
-    return uri, configured_meta
+    return uri, chosen.meta_conn
 
 
 def _start(name: str, cmd: list[str], env: dict[str, str]) -> int:
@@ -221,11 +215,9 @@ def up(timeout: float = 240) -> dict:
     redis = shutil.which("redis-server")
     if redis is None:
         raise DeployError("redis-server not found: run `make airflow-deps` (Debian's redis-server)")
-    configured_db = os.environ.get("AIRFLOW_CONN_KONEKTOR_DB")
-    configured_meta = os.environ.get("AIRFLOW_CONN_META_CAPI")
     for sub in ("proc", "logs", "run"):
         (HOME / sub).mkdir(parents=True, exist_ok=True)
-    konektor_db, meta_conn = _connections(configured_db, configured_meta)
+    konektor_db, meta_conn = _connections()
     server = embedded_pg.start()
     stack.ensure_database(meta_db())
     meta_sync, meta_async = _meta_urls(server)
@@ -238,9 +230,6 @@ def up(timeout: float = 240) -> dict:
     pids["redis"] = _start("redis", [redis, "--port", str(ports["redis"]), "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no"], dict(os.environ))  # fmt: skip
     if meta_conn is None:
-        tokens = {}
-        from devtools import demo_data
-
         tokens = demo_data.pixel_tokens(konektor_db)
         emulator_port = _free_port()
         pixels_file = HOME / "emulator-pixels.json"
@@ -330,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         state = up()
-    except DeployError as exc:
+    except (DeployError, targets.Refused) as exc:
         print(f"make airflow: {exc}", file=sys.stderr)
         down(quiet=True)
         return 1

@@ -30,6 +30,11 @@ pytestmark = [pytest.mark.deploy, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[2]
 DAG = "meta_capi_sync"
 GOOD, REFUSED = "7100000000000001", "7200000000000002"
+ARTIFACTS = Path(os.environ.get("KONEKTOR_TEST_ARTIFACTS", REPO / "test-artifacts")) / "ui"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+RUNS: dict[str, str] = {}  # what earlier tests ran, for the browser test
 TOKENS = {GOOD: "EAAdeployGoodToken", REFUSED: "EAAdeployRefusedToken"}
 
 
@@ -184,6 +189,7 @@ def test_a_scheduled_run_syncs_its_hour(deployment, konektor, meta):
         time.sleep(1)
     run = airflow.wait_for(scheduled[0]["dag_run_id"])
     assert run["state"] == "success"
+    RUNS["scheduled"] = run["dag_run_id"]
     assert datetime.fromisoformat(run["data_interval_end"]) == last_hour
     assert datetime.fromisoformat(run["data_interval_start"]) == last_hour - timedelta(hours=1)
     mode, _, window_end = _windows(konektor, [run["dag_run_id"]])[run["dag_run_id"]]
@@ -270,3 +276,59 @@ def test_a_dry_run_with_params_sends_nothing(deployment, konektor, meta):
     assert recorded == [(0,)]
     [(summary,)] = konektor.execute("SELECT summary FROM sync_runs WHERE run_id = %s", (run_id,))
     assert sum(w["n"] for w in summary["would_send"]) == 4
+
+
+def test_the_ui_shows_the_runs_workspace_labels_and_summary_in_a_real_browser(deployment, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    airflow, _ = deployment
+    run_id = RUNS.get("scheduled")
+    assert run_id, "needs the scheduled run of test_a_scheduled_run_syncs_its_hour"
+    state = json.loads((airflow.home / "deploy.json").read_text())
+    password = json.loads((airflow.home / "secrets.json").read_text())["admin_password"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(  # a fresh profile of its own
+            tmp_path / "chromium", executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900})  # fmt: skip
+        try:
+            page = browser.new_page()
+            page.goto(f"{airflow.url}/", wait_until="networkidle")
+            page.fill("input[name=username]", state["username"])
+            page.fill("input[name=password]", password)
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            assert "/auth/login" not in page.url
+
+            page.goto(f"{airflow.url}/dags/{DAG}", wait_until="networkidle")
+            page.get_by_text("0 * * * *").first.wait_for()  # the grid of the hourly DAG
+            page.get_by_text("sync [ ]").first.wait_for()
+            page.screenshot(path=ARTIFACTS / "1-dag-grid.png")
+
+            page.goto(f"{airflow.url}/dags/{DAG}/runs/{run_id}/tasks/sync/mapped", wait_until="networkidle")
+            for label in ("workspace 1", "workspace 2"):
+                page.get_by_text(label, exact=True).first.wait_for(timeout=20_000)
+            page.screenshot(path=ARTIFACTS / "2-mapped-sync-tasks.png")
+
+            page.goto(f"{airflow.url}/dags/{DAG}/runs/{run_id}/tasks/finish", wait_until="networkidle")
+            page.get_by_text("pairs=5").first.wait_for(timeout=20_000)  # the run summary, as logged
+            page.get_by_text("accepted").first.wait_for()
+            page.screenshot(path=ARTIFACTS / "3-run-summary.png")
+        finally:
+            browser.close()
+    assert all((ARTIFACTS / name).stat().st_size > 10_000
+               for name in ("1-dag-grid.png", "2-mapped-sync-tasks.png", "3-run-summary.png"))  # fmt: skip
+
+
+def test_make_airflow_refuses_a_database_without_a_meta_connection(tmp_path):
+    env = {**os.environ, "KONEKTOR_DEPLOY_HOME": str(tmp_path / "deploy"),
+           "AIRFLOW_CONN_KONEKTOR_DB": "postgresql://nobody@127.0.0.1:1/konektor"}  # fmt: skip
+    env.pop("AIRFLOW_CONN_META_CAPI", None)
+    env.pop("KONEKTOR_DEV_EMULATOR", None)
+    started = time.monotonic()
+    refused = _deploy("up", env)
+    assert refused.returncode != 0
+    assert "AIRFLOW_CONN_META_CAPI is not" in refused.stderr
+    assert time.monotonic() - started < 30  # before starting or reading anything
+    assert not (tmp_path / "deploy" / "deploy.json").exists() or not json.loads(
+        (tmp_path / "deploy" / "deploy.json").read_text()).get("pids")
