@@ -11,6 +11,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide
+from konektor_capi.secrets import scrub_and_cut
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
@@ -76,7 +77,8 @@ class GraphApiClient:
     def close(self) -> None:
         self._session.close()
 
-    def post_once(self, pixel_id: str, body: bytes) -> SendResult:
+    def post_once(self, pixel_id: str, body: bytes, secret: str | None = None) -> SendResult:
+        """One POST; `secret` (the token inside `body`) is scrubbed from every text of the answer."""
         try:
             response = self._session.post(
                 self.events_url(pixel_id),
@@ -85,16 +87,17 @@ class GraphApiClient:
                 timeout=(self.config.connect_timeout, self.config.read_timeout),
             )
         except requests.RequestException as exc:
-            # The exception text names the URL only; the token is in the body, never echoed.
-            return SendResult(attempts=1, error=MetaError(message=type(exc).__name__ + ": " + _short(exc)))
-        return _parse(response)
+            # The token is in the body, which requests does not quote in its errors; scrubbed anyway.
+            message = type(exc).__name__ + ": " + scrub_and_cut(str(exc), secret, 200)
+            return SendResult(attempts=1, error=MetaError(message=message))
+        return _parse(response, secret)
 
-    def send(self, pixel_id: str, body: bytes) -> SendResult:
+    def send(self, pixel_id: str, body: bytes, secret: str | None = None) -> SendResult:
         """POST with retries for what the policy calls transient; returns the final answer."""
         backoff = self.config.backoff
         attempts = 0
         while True:
-            result = self.post_once(pixel_id, body)
+            result = self.post_once(pixel_id, body, secret)
             attempts += 1
             if result.ok:
                 return _with_attempts(result, attempts, None)
@@ -115,10 +118,6 @@ def _with_attempts(result: SendResult, attempts: int, decision: Decision | None)
     )
 
 
-def _short(exc: Exception, limit: int = 200) -> str:
-    return str(exc)[:limit]
-
-
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
@@ -127,7 +126,13 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _parse(response: requests.Response) -> SendResult:
+# Meta's texts are short; these bounds keep a misbehaving server from filling sync_logs.
+MESSAGE_LIMIT = 500
+TRACE_LIMIT = 100
+
+
+def _parse(response: requests.Response, secret: str | None = None) -> SendResult:
+    """Meta's answer, with every text it carries scrubbed of `secret` (before any cut)."""
     try:
         payload = orjson.loads(response.content) if response.content else {}
     except orjson.JSONDecodeError:
@@ -139,21 +144,31 @@ def _parse(response: requests.Response) -> SendResult:
         return SendResult(
             attempts=1,
             events_received=int(payload.get("events_received") or 0),
-            messages=tuple(str(m) for m in messages),
-            fbtrace_id=payload.get("fbtrace_id"),
+            messages=tuple(scrub_and_cut(str(m), secret, MESSAGE_LIMIT) for m in _as_list(messages)),
+            fbtrace_id=_trace(payload.get("fbtrace_id"), secret),
         )
     err = payload.get("error") if isinstance(payload.get("error"), dict) else {}
     code = err.get("code")
+    trace = _trace(err.get("fbtrace_id"), secret)
     return SendResult(
         attempts=1,
-        fbtrace_id=err.get("fbtrace_id"),
+        fbtrace_id=trace,
         error=MetaError(
-            message=str(err.get("message") or f"HTTP {response.status_code}")[:500],
+            message=scrub_and_cut(str(err.get("message") or f"HTTP {response.status_code}"), secret,
+                                  MESSAGE_LIMIT),  # fmt: skip
             http_status=response.status_code,
             code=int(code) if isinstance(code, int) else None,
             subcode=err.get("error_subcode") if isinstance(err.get("error_subcode"), int) else None,
             is_transient=bool(err.get("is_transient", False)),
-            fbtrace_id=err.get("fbtrace_id"),
+            fbtrace_id=trace,
             retry_after=_retry_after(response),
         ),
     )
+
+
+def _as_list(messages: object) -> list:
+    return messages if isinstance(messages, list) else [messages]
+
+
+def _trace(value: object, secret: str | None) -> str | None:
+    return scrub_and_cut(str(value), secret, TRACE_LIMIT) if value is not None else None
