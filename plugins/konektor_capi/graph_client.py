@@ -15,7 +15,7 @@ from requests.adapters import HTTPAdapter
 
 from konektor_capi.config_error import ConfigError
 from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide
-from konektor_capi.secrets import scrub_and_cut
+from konektor_capi.scrub import scrub_and_cut
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"

@@ -14,7 +14,7 @@ import requests
 
 from konektor_capi.graph_client import GraphApiClient, _parse
 from konektor_capi.retry_policy import PERMISSION_CODES, TOKEN_CODES, Decision, MetaError, decide
-from konektor_capi.secrets import scrub
+from konektor_capi.scrub import scrub
 
 NO_TOKEN = "no access token configured"
 TOKEN_INVALID = "access token invalid or expired"

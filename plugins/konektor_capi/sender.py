@@ -16,7 +16,7 @@ from konektor_capi.graph_client import GraphApiClient, SendResult
 from konektor_capi.outcomes import ACCEPTED, FAILED, PARTIAL, Outcomes
 from konektor_capi.payloads import batch_body
 from konektor_capi.retry_policy import Decision
-from konektor_capi.secrets import scrub, scrub_and_cut
+from konektor_capi.scrub import scrub, scrub_and_cut
 
 MAX_BATCH = 1000
 

@@ -21,7 +21,7 @@ from konektor_capi.connection_settings import MetaCapiSettings, meta_capi_settin
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 from konektor_capi.mapping import EventMapping
 from konektor_capi.pixel_check import check_base_url, check_pixel
-from konektor_capi.secrets import secret_forms
+from konektor_capi.scrub import secret_forms
 from konektor_capi_airflow.connections import META_CAPI, read_connection
 
 TEST_PIXEL_KEY = "test_pixel_id"

@@ -7,7 +7,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from konektor_capi.secrets import MASK, scrub, scrub_and_cut
+from konektor_capi.scrub import MASK, scrub, scrub_and_cut
 
 # Characters that URL-encoding and JSON-escaping both change, so each form differs from the raw token.
 TOKEN = 'EAAB+tok/en="sëcret" \\ZZ9'  # the space: quote_plus differs from quote only there
