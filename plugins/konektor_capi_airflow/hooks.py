@@ -11,8 +11,10 @@ and, when the connection holds a test pixel id and a token, that the token can r
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import structlog
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret as sdk_mask_secret
 
@@ -30,20 +32,40 @@ TEST_PIXEL_KEY = "test_pixel_id"
 def mask_secret(secret: str) -> None:
     """Have every spelling of `secret` masked in whatever log output this task's lines reach.
 
-    Airflow 3 has two maskers: the Task SDK's (`airflow.sdk.log.mask_secret`; under a worker it also
-    tells the supervisor, which writes the task's log file through it) and airflow-core's, which filters
-    the stdlib handlers that `airflow dags test` (and any other in-process run) writes the task's lines
-    through. Registering with the SDK alone leaves the second path unmasked, so register with both.
+    Under a worker the task process sends its lines to the supervisor, which masks them with the Task
+    SDK's masker: `airflow.sdk.log.mask_secret` registers there (and tells the supervisor). Under
+    `airflow dags test` (Airflow 3.3.2) the task runs inside the CLI process, whose logging airflow-core
+    set up without masking: the root handler has no masker filter (and the SDK masker's filter is
+    switched off unless `airflow tasks test` switched it on), the structlog chain has no masking step.
+    A secret registered only with the SDK was printed as it is; `_mask_this_process` closes that gap.
+    airflow-core's own masker (another object) is told too, for the handlers that filter with it.
     """
     forms = secret_forms(secret)
     for form in forms:
         sdk_mask_secret(form)
     try:
         from airflow._shared.secrets_masker import mask_secret as core_mask_secret
-    except ImportError:  # a worker with the Task SDK only: its supervisor masks with the SDK's
-        return
-    for form in forms:
+    except ImportError:  # a worker with the Task SDK only
+        core_mask_secret = None
+    for form in forms if core_mask_secret is not None else ():
         core_mask_secret(form)
+    _mask_this_process()
+
+
+def _mask_this_process() -> None:
+    from airflow.sdk._shared.secrets_masker import SecretsMasker, _secrets_masker
+    from airflow.sdk.log import mask_logs
+
+    # What `airflow tasks test` does; a worker's supervisor masks with redact(), which ignores it.
+    SecretsMasker.enable_log_masking()
+    masker = _secrets_masker()
+    for handler in logging.getLogger().handlers:  # stdlib records (all of ours) are filtered per handler
+        if masker not in handler.filters:
+            handler.addFilter(masker)
+    # Loggers already made hold this very list, so an insertion reaches them; a new list would not.
+    processors = structlog.get_config().get("processors")
+    if isinstance(processors, list) and processors and mask_logs not in processors:
+        processors.insert(len(processors) - 1, mask_logs)  # before the renderer
 
 
 class MetaCapiHook(BaseHook):
