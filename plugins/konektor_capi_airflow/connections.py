@@ -36,6 +36,8 @@ def _unreadable(conn_id: str) -> ConfigError:
     raw = os.environ.get(variable)
     if raw is None:
         return ConfigError("", f"is not defined: set {variable} or add it under Admin > Connections", conn_id)
+    if not raw.strip():
+        return ConfigError(variable, "is empty", conn_id)
     if raw.lstrip().startswith("{"):
         try:
             json.loads(raw)

@@ -52,6 +52,11 @@ def test_a_missing_meta_capi_connection_is_an_error_not_metas_production_api(con
                       "Admin > Connections"  # fmt: skip
 
 
+def test_an_empty_variable_is_reported_as_such(conns):
+    conns(meta=" ")
+    assert meta_error() == "connection 'meta_capi': AIRFLOW_CONN_META_CAPI is empty"
+
+
 def test_broken_json_is_reported_as_such_without_its_text(conns):
     conns(meta='{"conn_type": "http", "host": "https://graph.facebook.com", "password": "hunter2secret"')
     message = meta_error()
