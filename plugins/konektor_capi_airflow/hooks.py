@@ -46,9 +46,10 @@ def mask_secret(secret: str) -> None:
     try:
         from airflow._shared.secrets_masker import mask_secret as core_mask_secret
     except ImportError:  # a worker with the Task SDK only
-        core_mask_secret = None
-    for form in forms if core_mask_secret is not None else ():
-        core_mask_secret(form)
+        pass
+    else:
+        for form in forms:
+            core_mask_secret(form)
     _mask_this_process()
 
 
