@@ -36,7 +36,9 @@ def everything_kept(konektor, summary: dict) -> str:
     rows = konektor.execute("SELECT * FROM sync_logs")
     runs = konektor.execute("SELECT * FROM sync_runs")
     groups = konektor.execute("SELECT * FROM sync_run_groups")
-    return " ".join(map(repr, [rows, runs, groups, summary]))
+    # what the sync task logs, returns to XCom and raises: the group's result, its summary of failures
+    results = [(g, g.to_dict(), g.failure_summary()) for g in summary["groups"]]
+    return " ".join(map(repr, [rows, runs, groups, summary, results]))
 
 
 @pytest.mark.parametrize(
