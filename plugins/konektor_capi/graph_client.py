@@ -63,20 +63,20 @@ def checked_base_url(host: str | None) -> str:
     if host is None or not str(host).strip():
         raise ConfigError("host", f"is empty: give the Graph API base URL, e.g. {DEFAULT_BASE_URL}")
     text = str(host).strip()
+    safe = _without_userinfo(text)  # what an error may quote: before an '@' there may be a password
     if "://" not in text:
-        raise ConfigError("host", f"{_shown(text)} has no scheme: write it as https://{_shown(text)[1:-1]}")
+        raise ConfigError("host", f"{_shown(safe)} has no scheme: write it as https://{safe}")
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise ConfigError("host", f"{_shown(_without_userinfo(text))} is not a valid URL") from None
-    shown = _shown(_without_userinfo(text))
+        raise ConfigError("host", f"{_shown(safe)} is not a valid URL") from None
+    shown = _shown(safe)
     if parts.scheme.lower() not in ("http", "https"):
         raise ConfigError("host", f"{shown} is not an http:// or https:// URL")
     if not parts.hostname:
         raise ConfigError("host", f"{shown} has no host name")
     if parts.username is not None or parts.password is not None:
-        # the text is shown without what stood before '@': it may be a password
         raise ConfigError("host", f"{shown} must not hold a user or password")
     if parts.query or parts.fragment:
         raise ConfigError("host", f"{shown} must not have a query or fragment")
@@ -87,7 +87,7 @@ def checked_base_url(host: str | None) -> str:
 
 
 def _without_userinfo(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
     authority, slash, path = rest.partition("/")
     return scheme + sep + authority.rpartition("@")[2] + slash + path
 

@@ -123,6 +123,10 @@ def test_a_password_in_the_host_is_never_shown() -> None:
     assert "hunter2secret" not in message and "user:" not in message
     assert message == "host 'https://graph.example' must not hold a user or password"
     assert "hunter2secret" not in error_of(host="ftp://u:hunter2secret@graph.example")
+    assert error_of(host="u:hunter2secret@graph.example") == (
+        "host 'graph.example' has no scheme: write it as https://graph.example"
+    )
+    assert "hunter2secret" not in error_of(host="https://u:hunter2secret@graph.example:port")
 
 
 def test_broken_extra_json_is_not_quoted() -> None:
