@@ -22,11 +22,13 @@ is the outermost wrapper.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qs, quote, quote_plus
 
 from .rules import PERMISSION_ERROR, TOKEN_EXPIRED, MetaError, Response, new_trace_id
 
@@ -232,6 +234,50 @@ def _partial(rule: dict[str, Any], ctx: FaultContext, proceed: Proceed) -> Outco
             received = max(0, received - rule.get("drop_events", 1))
         outcome.payload["events_received"] = received
         outcome.payload["messages"] = list(rule.get("messages") or ["Some events were not processed."])
+    return outcome
+
+
+_ECHO_FORMS: dict[str, Callable[[str], str]] = {
+    "raw": lambda t: t,
+    "quote": lambda t: quote(t, safe=""),
+    "quote_plus": lambda t: quote_plus(t, safe=""),
+    "json": lambda t: json.dumps(t)[1:-1],  # as text inside a JSON string: the client sees the escapes
+}
+
+
+def _request_token(body: bytes) -> str:
+    try:
+        token = json.loads(body).get("access_token")
+    except (ValueError, AttributeError):
+        token = (parse_qs(body.decode("utf-8", "replace")).get("access_token") or [None])[0]
+    return token if isinstance(token, str) else ""
+
+
+@fault_kind("echo_token", answer=str, forms=list, pad=int)
+def _echo_token(rule: dict[str, Any], ctx: FaultContext, proceed: Proceed) -> Outcome:
+    """A server that repeats the request's body token in its answer (tests of a client's scrubbing).
+    Each of `forms` ("raw", "quote", "quote_plus", "json"; default all) is echoed, after `pad`
+    (default 0) characters "x" so that a client's cut can fall inside the token. `answer` "partial"
+    (default): the request is processed, and the 200 has one message per form, `events_received`
+    one lower and the raw token as `fbtrace_id`; "error": a 400, code 190, whose message holds every form
+    and whose `fbtrace_id` is the raw token (request not processed)."""
+    token = _request_token(ctx.body)
+    names = rule.get("forms") or list(_ECHO_FORMS)
+    unknown = [n for n in names if n not in _ECHO_FORMS]
+    if unknown:
+        return _error(MetaError(1, None, f"emulator: unknown echo_token forms {unknown}", status=500), rule)
+    pad = "x" * rule.get("pad", 0)
+    echoes = [f"{pad}access_token={_ECHO_FORMS[n](token)}" for n in names]
+    if rule.get("answer", "partial") == "error":
+        err = MetaError(190, None, "Invalid OAuth access token: " + " | ".join(echoes))
+        response = _error(err, rule)
+        response.payload["error"]["fbtrace_id"] = token
+        return response
+    outcome = proceed()
+    if isinstance(outcome, Response) and outcome.status == 200 and outcome.payload is not None:
+        outcome.payload["events_received"] = max(0, outcome.payload.get("events_received", 0) - 1)
+        outcome.payload["messages"] = echoes
+        outcome.payload["fbtrace_id"] = token
     return outcome
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from konektor_capi.config_error import ConfigError
 from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide
+from konektor_capi.scrub import scrub_and_cut
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
@@ -26,20 +31,117 @@ class GraphApiConfig:
     backoff: Backoff = field(default_factory=Backoff)
 
     @classmethod
-    def from_mapping(cls, host: str | None, extra: dict | None) -> GraphApiConfig:
+    def from_mapping(cls, host: str | None, extra: Mapping | None) -> GraphApiConfig:
+        """The settings of a base URL and the connection's extra; ConfigError names the first wrong one.
+
+        Reads only GRAPH_KEYS of `extra` (the caller decides what else may be there). Nothing has a
+        default endpoint: no host is an error, not Meta's production API.
+        """
         extra = extra or {}
         backoff = Backoff(
-            base=float(extra.get("backoff_base", Backoff.base)),
-            cap=float(extra.get("backoff_cap", Backoff.cap)),
-            max_retries=int(extra.get("max_retries", Backoff.max_retries)),
+            base=_number(extra, "backoff_base", Backoff.base),
+            cap=_number(extra, "backoff_cap", Backoff.cap),
+            max_retries=_count(extra, "max_retries", Backoff.max_retries),
         )
         return cls(
-            base_url=(host or DEFAULT_BASE_URL).rstrip("/"),
-            api_version=str(extra.get("api_version", DEFAULT_API_VERSION)),
-            connect_timeout=float(extra.get("connect_timeout", cls.connect_timeout)),
-            read_timeout=float(extra.get("read_timeout", cls.read_timeout)),
+            base_url=checked_base_url(host),
+            api_version=_api_version(extra),
+            connect_timeout=_number(extra, "connect_timeout", cls.connect_timeout),
+            read_timeout=_number(extra, "read_timeout", cls.read_timeout),
             backoff=backoff,
         )
+
+
+GRAPH_KEYS = frozenset(
+    {"api_version", "connect_timeout", "read_timeout", "max_retries", "backoff_base", "backoff_cap"}
+)
+API_VERSION = re.compile(r"v[0-9]+\.[0-9]+")
+
+
+def checked_base_url(host: str | None) -> str:
+    """`host` as the base URL requests go to: an http(s) URL with a host name, nothing after a path."""
+    if host is None or not str(host).strip():
+        raise ConfigError("host", f"is empty: give the Graph API base URL, e.g. {DEFAULT_BASE_URL}")
+    text = str(host).strip()
+    safe = _without_userinfo(text)  # what an error may quote: before an '@' there may be a password
+    if "://" not in text:
+        raise ConfigError("host", f"{_shown(safe)} has no scheme: write it as https://{safe}")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ConfigError("host", f"{_shown(safe)} is not a valid URL") from None
+    shown = _shown(safe)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError("host", f"{shown} is not an http:// or https:// URL")
+    if not parts.hostname:
+        raise ConfigError("host", f"{shown} has no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("host", f"{shown} must not hold a user or password")
+    if parts.query or parts.fragment:
+        raise ConfigError("host", f"{shown} must not have a query or fragment")
+    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname}]" + (f":{port}" if port is not None else "")
+    return f"{parts.scheme.lower()}://{netloc}{parts.path}".rstrip("/")
+
+
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    authority, slash, path = rest.partition("/")
+    return scheme + sep + authority.rpartition("@")[2] + slash + path
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _unset(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _api_version(extra: Mapping) -> str:
+    value = extra.get("api_version")
+    if _unset(value):
+        return DEFAULT_API_VERSION
+    if not isinstance(value, str) or not API_VERSION.fullmatch(value.strip()):
+        raise ConfigError("extra.api_version", f"{_shown(value)} is not like {DEFAULT_API_VERSION!r}")
+    return value.strip()
+
+
+def _parsed(extra: Mapping, key: str) -> float | None:
+    """The value of `key` as a finite number (connection URIs give strings), None when not set."""
+    value = extra.get(key)
+    if _unset(value):
+        return None
+    if not isinstance(value, bool):
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    raise ConfigError(f"extra.{key}", f"{_shown(value)} is not a number")
+
+
+def _number(extra: Mapping, key: str, default: float) -> float:
+    number = _parsed(extra, key)
+    if number is None:
+        return float(default)
+    if number <= 0:
+        raise ConfigError(f"extra.{key}", f"{_shown(extra[key])} must be greater than 0 (seconds)")
+    return number
+
+
+def _count(extra: Mapping, key: str, default: int) -> int:
+    number = _parsed(extra, key)
+    if number is None:
+        return default
+    # 0 is meaningful (send once, never retry); a fraction or a negative count is not.
+    if number < 0 or not number.is_integer():
+        raise ConfigError(f"extra.{key}", f"{_shown(extra[key])} is not a whole number >= 0")
+    return int(number)
 
 
 @dataclass(frozen=True)
@@ -76,7 +178,8 @@ class GraphApiClient:
     def close(self) -> None:
         self._session.close()
 
-    def post_once(self, pixel_id: str, body: bytes) -> SendResult:
+    def post_once(self, pixel_id: str, body: bytes, secret: str | None = None) -> SendResult:
+        """One POST; `secret` (the token inside `body`) is scrubbed from every text of the answer."""
         try:
             response = self._session.post(
                 self.events_url(pixel_id),
@@ -85,16 +188,17 @@ class GraphApiClient:
                 timeout=(self.config.connect_timeout, self.config.read_timeout),
             )
         except requests.RequestException as exc:
-            # The exception text names the URL only; the token is in the body, never echoed.
-            return SendResult(attempts=1, error=MetaError(message=type(exc).__name__ + ": " + _short(exc)))
-        return _parse(response)
+            # The token is in the body, which requests does not quote in its errors; scrubbed anyway.
+            message = type(exc).__name__ + ": " + scrub_and_cut(str(exc), secret, 200)
+            return SendResult(attempts=1, error=MetaError(message=message))
+        return _parse(response, secret)
 
-    def send(self, pixel_id: str, body: bytes) -> SendResult:
+    def send(self, pixel_id: str, body: bytes, secret: str | None = None) -> SendResult:
         """POST with retries for what the policy calls transient; returns the final answer."""
         backoff = self.config.backoff
         attempts = 0
         while True:
-            result = self.post_once(pixel_id, body)
+            result = self.post_once(pixel_id, body, secret)
             attempts += 1
             if result.ok:
                 return _with_attempts(result, attempts, None)
@@ -115,10 +219,6 @@ def _with_attempts(result: SendResult, attempts: int, decision: Decision | None)
     )
 
 
-def _short(exc: Exception, limit: int = 200) -> str:
-    return str(exc)[:limit]
-
-
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
@@ -127,7 +227,13 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _parse(response: requests.Response) -> SendResult:
+# Meta's texts are short; these bounds keep a misbehaving server from filling sync_logs.
+MESSAGE_LIMIT = 500
+TRACE_LIMIT = 100
+
+
+def _parse(response: requests.Response, secret: str | None = None) -> SendResult:
+    """Meta's answer, with every text it carries scrubbed of `secret` (before any cut)."""
     try:
         payload = orjson.loads(response.content) if response.content else {}
     except orjson.JSONDecodeError:
@@ -139,21 +245,31 @@ def _parse(response: requests.Response) -> SendResult:
         return SendResult(
             attempts=1,
             events_received=int(payload.get("events_received") or 0),
-            messages=tuple(str(m) for m in messages),
-            fbtrace_id=payload.get("fbtrace_id"),
+            messages=tuple(scrub_and_cut(str(m), secret, MESSAGE_LIMIT) for m in _as_list(messages)),
+            fbtrace_id=_trace(payload.get("fbtrace_id"), secret),
         )
     err = payload.get("error") if isinstance(payload.get("error"), dict) else {}
     code = err.get("code")
+    trace = _trace(err.get("fbtrace_id"), secret)
     return SendResult(
         attempts=1,
-        fbtrace_id=err.get("fbtrace_id"),
+        fbtrace_id=trace,
         error=MetaError(
-            message=str(err.get("message") or f"HTTP {response.status_code}")[:500],
+            message=scrub_and_cut(str(err.get("message") or f"HTTP {response.status_code}"), secret,
+                                  MESSAGE_LIMIT),  # fmt: skip
             http_status=response.status_code,
             code=int(code) if isinstance(code, int) else None,
             subcode=err.get("error_subcode") if isinstance(err.get("error_subcode"), int) else None,
             is_transient=bool(err.get("is_transient", False)),
-            fbtrace_id=err.get("fbtrace_id"),
+            fbtrace_id=trace,
             retry_after=_retry_after(response),
         ),
     )
+
+
+def _as_list(messages: object) -> list:
+    return messages if isinstance(messages, list) else [messages]
+
+
+def _trace(value: object, secret: str | None) -> str | None:
+    return scrub_and_cut(str(value), secret, TRACE_LIMIT) if value is not None else None

@@ -14,6 +14,7 @@ import requests
 
 from konektor_capi.graph_client import GraphApiClient, _parse
 from konektor_capi.retry_policy import PERMISSION_CODES, TOKEN_CODES, Decision, MetaError, decide
+from konektor_capi.scrub import scrub
 
 NO_TOKEN = "no access token configured"
 TOKEN_INVALID = "access token invalid or expired"
@@ -48,7 +49,7 @@ def check_pixel(client: GraphApiClient, pixel_id: str, access_token: str | None)
         )
     except requests.RequestException as exc:
         return PixelCheck(False, _redact(f"{UNREACHABLE}: {type(exc).__name__}: {str(exc)[:200]}", token))
-    result = _parse(response)
+    result = _parse(response, token)
     if result.error is not None:
         return PixelCheck(False, _redact(explain(result.error), token))
     body = _json_object(response)
@@ -106,7 +107,7 @@ def _header_safe(token: str) -> bool:
 
 
 def _redact(text: str, token: str) -> str:
-    return text.replace(token, "[redacted]") if token else text
+    return scrub(text, token, mask="[redacted]")
 
 
 def _json_object(response: requests.Response) -> dict | None:

@@ -16,6 +16,7 @@ from konektor_capi.graph_client import GraphApiClient, SendResult
 from konektor_capi.outcomes import ACCEPTED, FAILED, PARTIAL, Outcomes
 from konektor_capi.payloads import batch_body
 from konektor_capi.retry_policy import Decision
+from konektor_capi.scrub import scrub, scrub_and_cut
 
 MAX_BATCH = 1000
 
@@ -84,7 +85,7 @@ class PixelSender:
 
     def _send(self, batch: pd.DataFrame, body: bytes | None = None) -> None:
         body = body if body is not None else self.body(batch)
-        result = self.client.send(self.target.pixel_id, body)
+        result = self.client.send(self.target.pixel_id, body, secret=self.target.access_token)
         self.requests += result.attempts
         if result.ok:
             partial = bool(result.messages) or result.events_received < len(batch)
@@ -104,25 +105,24 @@ class PixelSender:
         self.record(self._outcomes(batch, FAILED, result, result.attempts))
 
     def _outcomes(self, batch: pd.DataFrame, status: str, result: SendResult, attempts: int) -> Outcomes:
+        # The client scrubs what it parses; a client that did not (a stand-in, a future path) must not
+        # be able to leak the token into sync_logs, so Meta's texts are scrubbed here once more.
+        token = self.target.access_token
         reason = None
         if status == PARTIAL:
             shortfall = len(batch) - result.events_received
             parts = [f"meta took {result.events_received} of {len(batch)} events"] if shortfall > 0 else []
             parts += list(result.messages)
-            reason = "; ".join(parts)[:1000]
+            reason = scrub_and_cut("; ".join(parts), token, 1000)
         elif status == FAILED:
-            reason = _scrub(result.error.reason, self.target.access_token)
+            reason = scrub(result.error.reason, token)
         return Outcomes(
             batch,
             status=status,
             reason=reason,
             run_id=self.run_id,
             attempts=attempts,
-            fbtrace_id=result.fbtrace_id,
+            fbtrace_id=scrub(result.fbtrace_id, token),
             error_code=result.error.code if result.error else None,
             error_subcode=result.error.subcode if result.error else None,
         )
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text

@@ -1,4 +1,8 @@
-"""Task bodies: turn an Airflow context into calls of the core, and the core's results into logs."""
+"""Task bodies: turn an Airflow context into calls of the core, and the core's results into logs.
+
+Every task reads and checks the connections it uses before it reads or sends anything, so a wrong
+connection fails the task at once with a message naming the connection and the field.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,16 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.sdk.log import mask_secret
 
+from konektor_capi.config_error import ConfigError
+from konektor_capi.connection_settings import MetaCapiSettings
 from konektor_capi.db import make_engine
 from konektor_capi.graph_client import GraphApiClient
-from konektor_capi.mapping import EventMapping
 from konektor_capi.pipeline import Group, finish_run, plan_groups, sync_group
 from konektor_capi.report import format_summary
 from konektor_capi.runs import RunSpec, open_run, run_request
-from konektor_capi_airflow.connections import event_mapping_config, graph_api_config, konektor_db_url
+from konektor_capi_airflow.connections import konektor_db_url
+from konektor_capi_airflow.hooks import MetaCapiHook, mask_secret
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +36,30 @@ class PixelSyncRefused(AirflowFailException):
     fails at once (no retry delay holding up the hourly runs) and waits for a person to clear it."""
 
 
+class ConnectionUnusable(AirflowFailException):
+    """A connection that is missing or makes no sense: waiting cannot fix it, so no Airflow retry."""
+
+
+def _connections() -> tuple[sa.URL, MetaCapiSettings]:
+    """Both connections, checked."""
+    try:
+        return konektor_db_url(), MetaCapiHook().get_settings()
+    except ConfigError as exc:
+        raise ConnectionUnusable(str(exc)) from exc
+
+
 @contextmanager
-def _konektor_db() -> Iterator[sa.Engine]:
-    engine = make_engine(konektor_db_url())
+def _konektor_db(url: sa.URL) -> Iterator[sa.Engine]:
+    engine = make_engine(url)
     try:
         yield engine
     finally:
         engine.dispose()
 
 
-def _mapping() -> EventMapping:
-    return EventMapping.from_config(event_mapping_config())
-
-
 def open_run_task(context) -> dict:
+    # The run's first task checks both connections, so a wrong one fails the run before any work.
+    db_url, _ = _connections()
     dag_run = context["dag_run"]
     request = run_request(
         context.get("params"),
@@ -53,27 +68,29 @@ def open_run_task(context) -> dict:
         context.get("data_interval_end") or context.get("logical_date"),
         datetime.now(UTC),
     )
-    with _konektor_db() as engine:
+    with _konektor_db(db_url) as engine:
         run = open_run(engine, dag_run.run_id, **request)
     log.info("run %s (%s): window %s .. %s", run.run_id, run.mode, run.window_start, run.window_end)
     return run.to_dict()
 
 
 def plan_task(run: dict) -> list[dict]:
+    db_url, meta = _connections()
     spec = RunSpec.from_dict(run)
-    with _konektor_db() as engine:
-        groups = plan_groups(engine, spec, _mapping())
+    with _konektor_db(db_url) as engine:
+        groups = plan_groups(engine, spec, meta.mapping)
     pending = sum(g.pending for g in groups)
     log.info("%d group(s) with %d unfinished (change, pixel) pair(s)", len(groups), pending)
     return [g.to_dict() for g in groups]
 
 
 def sync_group_task(run: dict, group: dict) -> dict:
+    db_url, meta = _connections()
     spec, grp = RunSpec.from_dict(run), Group.from_dict(group)
-    client = GraphApiClient(graph_api_config())
+    client = GraphApiClient(meta.graph)
     try:
-        with _konektor_db() as engine:
-            result = sync_group(engine, client, spec, grp, _mapping(), on_secret=mask_secret)
+        with _konektor_db(db_url) as engine:
+            result = sync_group(engine, client, spec, grp, meta.mapping, on_secret=mask_secret)
     finally:
         client.close()
     summary = result.to_dict()
@@ -87,9 +104,10 @@ def sync_group_task(run: dict, group: dict) -> dict:
 
 
 def finish_run_task(run: dict) -> dict:
+    db_url, meta = _connections()
     spec = RunSpec.from_dict(run)
-    with _konektor_db() as engine:
-        summary = finish_run(engine, spec, _mapping())
+    with _konektor_db(db_url) as engine:
+        summary = finish_run(engine, spec, meta.mapping)
     log.info("run summary\n%s", format_summary(summary))
     if summary.get("failed") and not spec.dry_run:
         # A report: retrying it changes nothing (the sync tasks retry what can heal).

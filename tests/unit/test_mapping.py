@@ -20,5 +20,5 @@ def test_overrides_merge_with_defaults():
 
 
 def test_messaging_mapping_rejects_names_meta_refuses_for_business_messaging():
-    with pytest.raises(ValueError, match="business-messaging events must be one of"):
+    with pytest.raises(ValueError, match="'Subscribe' is not a business-messaging event"):
         EventMapping.from_config({"messaging_event_names": {"resubscribed": "Subscribe"}})
