@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from konektor_capi.events import INPUT_PROBLEM
+
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
     from great_expectations.core.batch_definition import BatchDefinition
@@ -380,6 +382,11 @@ def validate_events(events: pd.DataFrame, now: int) -> ValidationOutcome:
     has_reason = np.zeros(len(events), dtype=bool)
     expectations: list[dict[str, Any]] = []
     first_reason_counts: dict[str, int] = {}
+    if INPUT_PROBLEM in events:  # a value of Konektor's row the event needs is unusable: before any rule
+        problems = events[INPUT_PROBLEM].to_numpy(dtype=object)
+        has_reason = ~pd.isna(problems)
+        reasons[has_reason] = problems[has_reason]
+        first_reason_counts[INPUT_PROBLEM] = int(has_reason.sum())
     for rule in RULES:
         rule_result = by_rule[rule.name]
         rows = _failing_rows(rule, rule_result)
