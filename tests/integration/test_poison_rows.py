@@ -130,3 +130,35 @@ def test_poison_values_never_reach_meta(engine, client, konektor, meta, poisoned
     assert by_name["normal purchase"]["custom_data"]["value"] == 150000.0
     assert "value" not in by_name["NaN deal value, new: value unused"].get("custom_data", {})
     assert len(by_name["1 MB strings"]["user_data"].get("client_user_agent", "")) < 1001
+
+
+def test_a_nul_in_metas_partial_failure_message_is_recorded_not_fatal(engine, client, konektor, meta):
+    ws = konektor.workspace(1)
+    konektor.pixel(ws, PIXELS[0], token="tok")
+    meta.register_pixels({PIXELS[0]: "tok"})
+    changes = [konektor.change(konektor.lead(ws, email=f"n{i}@example.com"), "new") for i in range(3)]
+    meta.add_faults([{"kind": "partial", "messages": ["user_data\u0000 malformed"], "pixel_id": PIXELS[0]}])
+
+    summary = sync_once(engine, client)
+
+    rows = konektor.sync_logs()
+    assert [r["status_change_id"] for r in rows] == changes
+    assert summary["pairs"] == summary["recorded"] == 3
+    assert {r["status"] for r in rows} == {"partial_failure"}
+    assert all("user_data\ufffd malformed" in r["reason"] for r in rows)
+
+
+def test_text_postgresql_cannot_hold_is_replaced_when_recording(engine):
+    import pandas as pd
+
+    from konektor_capi.outcomes import FAILED, Outcomes
+    from konektor_capi.recording import OutcomeRecorder
+
+    batch = pd.DataFrame({"status_change_id": [1], "pixel_id": ["1"], "lead_id": [2], "workspace_id": [3],
+                          "waba_id": [None], "event_name": ["Lead"], "event_id": ["e\x00"],
+                          "action_source": ["system_generated"], "event_time": [1_764_000_000]})  # fmt: skip
+    with OutcomeRecorder(engine) as recorder:
+        recorder.record(Outcomes(batch, FAILED, "lone \ud800 surrogate and \x00", "r", fbtrace_id="t\x00"))
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT event_id, reason, fbtrace_id FROM sync_logs").one()
+    assert tuple(row) == ("e\ufffd", "lone ? surrogate and \ufffd", "t\ufffd")
