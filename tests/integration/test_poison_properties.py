@@ -66,7 +66,8 @@ lead = st.fixed_dictionaries(
 
 def _reset(conn) -> None:
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE lead_status_changes, leads, sync_logs, sync_runs, sync_run_groups, sync_watermark")
+        cur.execute("TRUNCATE lead_status_changes, leads, sync_logs, sync_runs, sync_run_groups, "
+                    "sync_watermark")
 
 
 def _insert(conn, ws: int, lead_id: int, row: dict) -> None:
