@@ -56,7 +56,9 @@ def build_events(
     """
     to_status = normalise_status(changes["to_status"])
     has_clid = _present(changes["ctwa_clid"])
-    is_messaging = has_clid & to_status.isin(list(mapping.messaging)).fillna(False)
+    # The mapping's keys in the same form (a configured "Won " must match the status "won").
+    crm, messaging = _by_status(mapping.crm), _by_status(mapping.messaging)
+    is_messaging = has_clid & to_status.isin(list(messaging)).fillna(False)
     url = _text_or_none(changes["landing_page_url"])
     is_http = url.astype("string").str.match(r"(?i)^https?://").fillna(False).astype(bool)
     is_website = ~is_messaging & is_http & user_data["client_user_agent"].notna()
@@ -66,8 +68,8 @@ def build_events(
         ["business_messaging", "website"],
         default="system_generated",
     )
-    crm_name = to_status.map(mapping.crm)
-    messaging_name = to_status.map(mapping.messaging)
+    crm_name = to_status.map(crm)
+    messaging_name = to_status.map(messaging)
     event_name = messaging_name.where(is_messaging, crm_name)
 
     value = pd.to_numeric(changes["deal_value"], errors="coerce").astype("float64")
@@ -132,12 +134,16 @@ def normalise_status(to_status: pd.Series) -> pd.Series:
     return to_status.astype("string").str.strip().str.lower()
 
 
+def _by_status(names: dict[str, str]) -> dict[str, str]:
+    return {status.strip().lower(): name for status, name in names.items()}
+
+
 def _unusable(changes: pd.DataFrame, column: str) -> pd.Series:
     """The raw text of the column's values the extract could not use, None elsewhere."""
     name = UNUSABLE.get(column)
     if name in changes:
         return changes[name].astype("object").where(changes[name].notna(), None)
-    return pd.Series(None, index=changes.index, dtype=object)
+    return pd.Series(np.full(len(changes), None, dtype=object), index=changes.index, dtype=object)
 
 
 def _quoted(raw: pd.Series) -> pd.Series:
@@ -159,7 +165,7 @@ def _input_problems(
     holds a Purchase, not a Lead; an unusable lead creation time holds only an event whose one
     identifier would have been the click id (fbc) built from fbclid and that time.
     """
-    problems = pd.Series(None, index=changes.index, dtype=object)
+    problems = np.full(len(changes), None, dtype=object)
     bad_created_at = _unusable(changes, "lead_created_at")
     no_fbc = bad_created_at.notna() & _present(changes["fbclid"]) & ~is_messaging & (n_identifiers == 0)
     checks = (
@@ -175,4 +181,4 @@ def _input_problems(
         rows = rows.fillna(False).to_numpy(dtype=bool)
         if rows.any():
             problems[rows] = (text + _quoted(raw[rows]) + tail).to_numpy(dtype=object)
-    return problems
+    return pd.Series(problems, index=changes.index, dtype=object)
