@@ -11,6 +11,7 @@ import pandas as pd
 
 from konektor_capi.extract import UNUSABLE
 from konektor_capi.mapping import EventMapping
+from konektor_capi.waba import SESSION_WABA_PROBLEM
 
 USER_DATA_HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
 USER_DATA_PLAIN = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead_id")
@@ -113,6 +114,8 @@ def build_events(
             "currency": currency.where(is_purchase, None),
             "ctwa_clid": clid.where(is_messaging, None),
             "waba_id": waba_id.where(is_messaging, None).astype("object"),
+            # Why the session's WABA id was unusable (None elsewhere); fanout adds the pixel's side.
+            "session_waba_problem": _session_waba_problems(waba_id, is_messaging),
             "lead_event_source": _text_or_none(changes["lead_source_name"]).where(
                 action_source == "system_generated", None
             ),
@@ -132,6 +135,15 @@ def build_events(
 def normalise_status(to_status: pd.Series) -> pd.Series:
     """A lead status as the mapping's keys are written: trimmed and lower-cased (' Won ' -> 'won')."""
     return to_status.astype("string").str.strip().str.lower()
+
+
+def _session_waba_problems(waba_id: pd.Series, is_messaging: pd.Series) -> pd.Series:
+    problems = waba_id.attrs.get(SESSION_WABA_PROBLEM)
+    out = np.full(len(waba_id), None, dtype=object)
+    if problems is not None:
+        keep = is_messaging.to_numpy(dtype=bool)
+        out[keep] = np.asarray(problems, dtype=object)[keep]
+    return pd.Series(out, index=waba_id.index, dtype=object)  # None, not NaN, where missing
 
 
 def _by_status(names: dict[str, str]) -> dict[str, str]:

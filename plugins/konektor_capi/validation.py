@@ -93,6 +93,19 @@ def _bad_currency(rows: pd.DataFrame, now: int) -> pd.Series:
     return "deal currency '" + _text(rows["currency"]) + "' is not a 3-letter ISO 4217 code"
 
 
+_NO_WABA = ("no WhatsApp Business Account ID: {} (Meta would reject it: Missing Page ID Or WhatsApp Business "
+            "account ID)")
+
+
+def _no_waba(rows: pd.DataFrame, now: int) -> pd.Series | str:
+    plain = _NO_WABA.format("no session WABA for the agent's number and none on the pixel")
+    if "waba_problem" not in rows:
+        return plain
+    head, tail = _NO_WABA.split("{}")
+    detail = rows["waba_problem"].astype("string")
+    return (head + detail + tail).astype("object").where(detail.notna(), plain)
+
+
 def _always(text: str) -> Reason:
     def reason(rows: pd.DataFrame, now: int) -> str:
         return text
@@ -166,10 +179,7 @@ RULES: tuple[Rule, ...] = (
         "a business-messaging event has a WhatsApp Business Account ID",
         "ExpectColumnValuesToNotBeNull",
         {"column": "waba_id"},
-        _always(
-            "no WhatsApp Business Account ID: no session WABA for the agent's number and none on the "
-            "pixel (Meta would reject it: Missing Page ID Or WhatsApp Business account ID)"
-        ),
+        _no_waba,
         when=_MESSAGING,
     ),
     Rule(

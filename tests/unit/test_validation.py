@@ -432,3 +432,14 @@ def test_an_unusable_input_value_is_the_reason_before_any_rule():
     outcome = validate_events(events(*rows), NOW)
     assert outcome.reasons.tolist() == [problem, None]
     assert outcome.summary["failed_rows_by_rule"] == {"input_problem": 1}
+
+
+def test_no_waba_names_the_unusable_id_it_met_else_keeps_the_plain_reason():
+    detail = "WhatsApp Business Account id 'WABA-ABC' of pixel 1234 is not numeric (5 to 20 digits) and x"
+    rows = [{**WHATSAPP_PURCHASE, "waba_id": None, "waba_problem": detail},
+            {**WHATSAPP_PURCHASE, "waba_id": None, "waba_problem": None}]  # fmt: skip
+    assert reasons_of(*rows) == [
+        f"no WhatsApp Business Account ID: {detail} (Meta would reject it: Missing Page ID Or WhatsApp "
+        "Business account ID)",
+        NO_WABA,
+    ]
