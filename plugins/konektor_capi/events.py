@@ -76,7 +76,8 @@ def build_events(
     value = pd.to_numeric(changes["deal_value"], errors="coerce").astype("float64")
     bad_value = _unusable(changes, "deal_value")
     infinite = np.isinf(value.to_numpy())  # no extract in front (unit tests, callers): same rule
-    bad_value = bad_value.where(~infinite, value.astype("string").astype("object"))
+    if infinite.any():
+        bad_value[infinite] = value[infinite].astype(str).to_numpy(dtype=object)
     value = value.where(bad_value.isna())
     currency = _text_or_none(changes["deal_currency"])
     currency = currency.where(currency.notna(), _text_or_none(changes["default_currency"]))
@@ -92,8 +93,9 @@ def build_events(
     changed_at = pd.to_datetime(changes["changed_at"], utc=True, errors="coerce")
     bad_changed_at = _unusable(changes, "changed_at")
     unexplained = (changed_at.isna() & bad_changed_at.isna()).to_numpy()  # no extract in front
-    shown = changes["changed_at"].astype("string").fillna("NULL").astype("object")
-    bad_changed_at = bad_changed_at.where(~unexplained, shown)
+    if unexplained.any():
+        shown = changes["changed_at"][unexplained]
+        bad_changed_at[unexplained] = [str(v) if pd.notna(v) else "NULL" for v in shown.tolist()]
     seconds = (changed_at - EPOCH) // pd.Timedelta(seconds=1)
     events = pd.DataFrame(
         {
@@ -179,7 +181,9 @@ def _input_problems(
     """
     problems = np.full(len(changes), None, dtype=object)
     bad_created_at = _unusable(changes, "lead_created_at")
-    no_fbc = bad_created_at.notna() & _present(changes["fbclid"]) & ~is_messaging & (n_identifiers == 0)
+    no_fbc = bad_created_at.notna() & ~is_messaging & (n_identifiers == 0)
+    if no_fbc.any():  # rare: only then is fbclid looked at
+        no_fbc &= _present(changes["fbclid"])
     checks = (
         (bad_changed_at.notna(), "lead_status_changes.changed_at is not a usable timestamp", bad_changed_at,
          ""),
