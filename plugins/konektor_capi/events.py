@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from konektor_capi.extract import UNUSABLE
 from konektor_capi.mapping import EventMapping
+from konektor_capi.waba import SESSION_WABA_PROBLEM
 
 USER_DATA_HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
 USER_DATA_PLAIN = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead_id")
@@ -20,6 +22,8 @@ USER_DATA_COLUMNS = {**{f: f for f in USER_DATA_HASHED + USER_DATA_PLAIN}, "lead
 # only matches if a browser pixel sent the same one, and location/gender alone are "weak identity".
 MATCHABLE = ("em", "ph", "fbc", "fbp", "lead_id")
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+# Why a value of Konektor's row makes the event unsendable, naming the column (None: nothing wrong).
+INPUT_PROBLEM = "input_problem"
 
 
 def _present(series: pd.Series) -> pd.Series:
@@ -51,9 +55,11 @@ def build_events(
     `waba_id` the resolved WABA per row. Without a `pixel_id` column the rows are per change, and
     `fanout.events_per_pixel` makes the pairs.
     """
-    to_status = changes["to_status"].astype("string").str.strip().str.lower()
+    to_status = normalise_status(changes["to_status"])
     has_clid = _present(changes["ctwa_clid"])
-    is_messaging = has_clid & to_status.isin(list(mapping.messaging)).fillna(False)
+    # The mapping's keys in the same form (a configured "Won " must match the status "won").
+    crm, messaging = _by_status(mapping.crm), _by_status(mapping.messaging)
+    is_messaging = has_clid & to_status.isin(list(messaging)).fillna(False)
     url = _text_or_none(changes["landing_page_url"])
     is_http = url.astype("string").str.match(r"(?i)^https?://").fillna(False).astype(bool)
     is_website = ~is_messaging & is_http & user_data["client_user_agent"].notna()
@@ -63,11 +69,16 @@ def build_events(
         ["business_messaging", "website"],
         default="system_generated",
     )
-    crm_name = to_status.map(mapping.crm)
-    messaging_name = to_status.map(mapping.messaging)
+    crm_name = to_status.map(crm)
+    messaging_name = to_status.map(messaging)
     event_name = messaging_name.where(is_messaging, crm_name)
 
     value = pd.to_numeric(changes["deal_value"], errors="coerce").astype("float64")
+    bad_value = _unusable(changes, "deal_value")
+    infinite = np.isinf(value.to_numpy())  # no extract in front (unit tests, callers): same rule
+    if infinite.any():
+        bad_value[infinite] = value[infinite].astype(str).to_numpy(dtype=object)
+    value = value.where(bad_value.isna())
     currency = _text_or_none(changes["deal_currency"])
     currency = currency.where(currency.notna(), _text_or_none(changes["default_currency"]))
     currency = currency.astype("string").str.upper().astype("object").where(currency.notna(), None)
@@ -79,7 +90,13 @@ def build_events(
     clid = _text_or_none(changes["ctwa_clid"])
     n_identifiers = np.where(is_messaging, clid.notna().astype("int64"), matchable.astype("int64"))
 
-    changed_at = pd.to_datetime(changes["changed_at"], utc=True)
+    changed_at = pd.to_datetime(changes["changed_at"], utc=True, errors="coerce")
+    bad_changed_at = _unusable(changes, "changed_at")
+    unexplained = (changed_at.isna() & bad_changed_at.isna()).to_numpy()  # no extract in front
+    if unexplained.any():
+        shown = changes["changed_at"][unexplained]
+        bad_changed_at[unexplained] = [str(v) if pd.notna(v) else "NULL" for v in shown.tolist()]
+    seconds = (changed_at - EPOCH) // pd.Timedelta(seconds=1)
     events = pd.DataFrame(
         {
             "status_change_id": changes["status_change_id"].astype("int64"),
@@ -91,7 +108,7 @@ def build_events(
             "to_status": to_status.astype("object"),
             "event_name": event_name.astype("object").where(event_name.notna(), None),
             "event_id": derive_event_id(changes["status_change_id"], changes["change_event_id"]),
-            "event_time": ((changed_at - EPOCH) // pd.Timedelta(seconds=1)).astype("int64"),
+            "event_time": seconds.fillna(0).astype("int64"),  # 0 only where the row is skipped
             "changed_at": changed_at,
             "action_source": action_source,
             "event_source_url": url.where(is_website, None),
@@ -99,6 +116,8 @@ def build_events(
             "currency": currency.where(is_purchase, None),
             "ctwa_clid": clid.where(is_messaging, None),
             "waba_id": waba_id.where(is_messaging, None).astype("object"),
+            # Why the session's WABA id was unusable (None elsewhere); fanout adds the pixel's side.
+            "session_waba_problem": _session_waba_problems(waba_id, is_messaging),
             "lead_event_source": _text_or_none(changes["lead_source_name"]).where(
                 action_source == "system_generated", None
             ),
@@ -110,4 +129,72 @@ def build_events(
     # hashed identifiers.
     for field, column in USER_DATA_COLUMNS.items():
         events[column] = user_data[field].where(~is_messaging, None)
+    events[INPUT_PROBLEM] = _input_problems(changes, is_purchase, is_messaging, n_identifiers, bad_changed_at,
+                                            bad_value)  # fmt: skip
     return events
+
+
+def normalise_status(to_status: pd.Series) -> pd.Series:
+    """A lead status as the mapping's keys are written: trimmed and lower-cased (' Won ' -> 'won')."""
+    return to_status.astype("string").str.strip().str.lower()
+
+
+def _session_waba_problems(waba_id: pd.Series, is_messaging: pd.Series) -> pd.Series:
+    problems = waba_id.attrs.get(SESSION_WABA_PROBLEM)
+    out = np.full(len(waba_id), None, dtype=object)
+    if problems is not None:
+        keep = is_messaging.to_numpy(dtype=bool)
+        out[keep] = np.asarray(problems, dtype=object)[keep]
+    return pd.Series(out, index=waba_id.index, dtype=object)  # None, not NaN, where missing
+
+
+def _by_status(names: dict[str, str]) -> dict[str, str]:
+    return {status.strip().lower(): name for status, name in names.items()}
+
+
+def _unusable(changes: pd.DataFrame, column: str) -> pd.Series:
+    """The raw text of the column's values the extract could not use, None elsewhere."""
+    name = UNUSABLE.get(column)
+    if name in changes:
+        return changes[name].astype("object").where(changes[name].notna(), None)
+    return pd.Series(np.full(len(changes), None, dtype=object), index=changes.index, dtype=object)
+
+
+def _quoted(raw: pd.Series) -> pd.Series:
+    # Never a PII column: timestamps and amounts only. Shortened, so a reason stays a line.
+    return " ('" + raw.astype("string").str.slice(0, 40) + "')"
+
+
+def _input_problems(
+    changes: pd.DataFrame,
+    is_purchase: pd.Series,
+    is_messaging: pd.Series,
+    n_identifiers: np.ndarray,
+    bad_changed_at: pd.Series,
+    bad_value: pd.Series,
+) -> pd.Series:
+    """Per event, why a value in Konektor's row makes it unsendable (None for nearly every row).
+
+    Checked before every validation rule. Only a value the event needs counts: a 'NaN' deal value
+    holds a Purchase, not a Lead; an unusable lead creation time holds only an event whose one
+    identifier would have been the click id (fbc) built from fbclid and that time.
+    """
+    problems = np.full(len(changes), None, dtype=object)
+    bad_created_at = _unusable(changes, "lead_created_at")
+    no_fbc = bad_created_at.notna() & ~is_messaging & (n_identifiers == 0)
+    if no_fbc.any():  # rare: only then is fbclid looked at
+        no_fbc &= _present(changes["fbclid"])
+    checks = (
+        (bad_changed_at.notna(), "lead_status_changes.changed_at is not a usable timestamp", bad_changed_at,
+         ""),
+        (bad_value.notna() & is_purchase, "leads.deal_value is not a usable number", bad_value,
+         " (a Purchase needs its deal value)"),
+        (no_fbc, "leads.created_at is not a usable timestamp", bad_created_at,
+         ": no click id (fbc) can be built from fbclid without it, and the lead has no other identifier "
+         "Meta can match"),
+    )  # fmt: skip
+    for rows, text, raw, tail in reversed(checks):  # the first check wins: written last
+        rows = rows.fillna(False).to_numpy(dtype=bool)
+        if rows.any():
+            problems[rows] = (text + _quoted(raw[rows]) + tail).to_numpy(dtype=object)
+    return pd.Series(problems, index=changes.index, dtype=object)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -35,7 +36,8 @@ _DTYPES = {
     "status_change_id": "int64",
     "lead_id": "int64",
     "workspace_id": "int64",
-    "deal_value": "float64",
+    # Read as text and parsed in `_prepare`: the C parser aborts the whole extract on PostgreSQL's 'NaN'.
+    "deal_value": "object",
     "date_of_birth": "object",
     "changed_at": "object",
     "lead_created_at": "object",
@@ -118,12 +120,46 @@ def planner_settings(expected_pairs: int) -> list[str]:
     return ["SET LOCAL enable_nestloop = off"]
 
 
+# Per parsed column, where `_prepare` keeps the raw text of a value it could not use (None elsewhere):
+# the event builder turns it into a skip reason naming the column, or drops what depended on it.
+UNUSABLE = {"changed_at": "unusable_changed_at", "lead_created_at": "unusable_lead_created_at",
+            "deal_value": "unusable_deal_value"}  # fmt: skip
+# A lead created after this much past the run's clock (a mistyped year) has no usable creation time.
+CREATED_AT_SKEW = pd.Timedelta(days=1)
+
+
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed columns from the CSV text, parsed defensively and column-wise (no per-row Python).
+
+    PostgreSQL holds values pandas cannot use: numeric 'NaN', timestamps 'infinity', BC or past year
+    9999. Such a value becomes missing here, and its raw text goes to the column's UNUSABLE column so
+    that one row is skipped or loses one field, while the rest of the page goes on.
+    """
     frame = frame.astype({c: "object" for c in TEXT_COLUMNS})
     for column in TEXT_COLUMNS:
         frame[column] = frame[column].where(frame[column].notna(), None)
-    frame["changed_at"] = pd.to_datetime(frame["changed_at"], utc=True, format="ISO8601")
-    frame["lead_created_at"] = pd.to_datetime(frame["lead_created_at"], utc=True, format="ISO8601")
+    changed_at = _timestamps(frame, "changed_at")
+    created_at = _timestamps(frame, "lead_created_at", latest=pd.Timestamp.now(tz="UTC") + CREATED_AT_SKEW)
+    raw_value = frame["deal_value"]
+    value = pd.to_numeric(raw_value, errors="coerce").astype("float64")
+    bad_value = raw_value.notna().to_numpy() & ~np.isfinite(value.to_numpy())
+    frame["deal_value"] = value.where(~bad_value)
+    frame[UNUSABLE["deal_value"]] = raw_value.astype("object").where(bad_value, None)
+    frame["changed_at"], frame["lead_created_at"] = changed_at, created_at
+    # An unusable date of birth (BC, 'infinity', past 9999) is only dropped from user_data: it is
+    # PII, so it is never quoted in a reason, and one optional field is no reason to hold an event.
     frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"], errors="coerce", format="ISO8601").dt.date
     frame["date_of_birth"] = frame["date_of_birth"].where(frame["date_of_birth"].notna(), None)
     return frame
+
+
+def _timestamps(frame: pd.DataFrame, column: str, latest: pd.Timestamp | None = None) -> pd.Series:
+    """The column as UTC timestamps; an unparseable or too late value is NaT, its text kept aside."""
+    raw = frame[column]
+    stamps = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+    usable = stamps.notna()
+    if latest is not None:
+        usable &= stamps <= latest
+    bad = (raw.notna() & ~usable).to_numpy()
+    frame[UNUSABLE[column]] = raw.astype("object").where(bad, None)
+    return stamps.where(~bad)

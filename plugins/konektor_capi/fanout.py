@@ -11,7 +11,12 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from konektor_capi.waba import clean_waba_ids, fallback_waba
+from konektor_capi.waba import clean_waba_ids, fallback_waba, waba_problems
+
+# Per (change, pixel) without a WABA where some WABA id was there but unusable: what and whose.
+WABA_PROBLEM = "waba_problem"
+NO_SESSION_WABA = "no session WABA for the agent's number"
+NO_PIXEL_WABA = "none on the pixel"
 
 
 def pixel_pairs(pixel_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +38,8 @@ def pixel_pairs(pixel_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def group_pixels(pixels: pd.DataFrame) -> pd.DataFrame:
     """The group's pixel rows indexed by meta_pixels id, with their WABA ids cleaned once."""
     frame = pixels.set_index("pixel_key", drop=False)
-    return frame.assign(pixel_waba_id=clean_waba_ids(frame["pixel_waba_id"]))
+    problems = waba_problems(frame["pixel_waba_id"], "pixel " + frame["pixel_id"].astype(str))
+    return frame.assign(pixel_waba_id=clean_waba_ids(frame["pixel_waba_id"]), pixel_waba_problem=problems)
 
 
 def events_per_pixel(events: pd.DataFrame, pixel_keys: pd.Series, pixels: pd.DataFrame) -> pd.DataFrame:
@@ -52,4 +58,26 @@ def events_per_pixel(events: pd.DataFrame, pixel_keys: pd.Series, pixels: pd.Dat
     messaging = (pairs["action_source"] == "business_messaging").to_numpy()
     waba = fallback_waba(pairs["waba_id"], found["pixel_waba_id"])
     pairs["waba_id"] = waba.where(messaging, None)
+    problems = _waba_problems(pairs, found, messaging & waba.isna().to_numpy())
+    pairs[WABA_PROBLEM] = pd.Series(problems, index=pairs.index, dtype=object)  # None, not NaN, when missing
     return pairs
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return frame[name].to_numpy(dtype=object) if name in frame else np.full(len(frame), None, dtype=object)
+
+
+def _waba_problems(pairs: pd.DataFrame, found: pd.DataFrame, missing: np.ndarray) -> np.ndarray:
+    """For pairs that end with no WABA, both places it was looked for, where one of them held an
+    unusable id (None when both were simply empty: the plain reason says so)."""
+    out = np.full(len(pairs), None, dtype=object)
+    if not missing.any():
+        return out
+    session = _column(pairs, "session_waba_problem")[missing]
+    pixel = _column(found, "pixel_waba_problem")[missing]
+    named = ~(pd.isna(session) & pd.isna(pixel))
+    text = (pd.Series(session, dtype="string").fillna(NO_SESSION_WABA) + " and "
+            + pd.Series(pixel, dtype="string").fillna(NO_PIXEL_WABA))  # fmt: skip
+    rows = np.flatnonzero(missing)[named]
+    out[rows] = text[named].to_numpy(dtype=object)
+    return out

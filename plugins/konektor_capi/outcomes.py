@@ -31,9 +31,11 @@ COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
 COPY_KEY = "_copy_key"
 CHANGE_KEY = "_change_key"
 
-# COPY's text format: backslash, tab, newline and carriage return must be escaped inside values.
-_SPECIAL = re.compile(r"[\\\t\n\r]")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# COPY's text format: backslash, tab, newline and carriage return must be escaped inside values. A NUL
+# cannot be stored in text at all (COPY fails, and with it the batch's outcomes): Meta's messages may
+# carry one ("\u0000" in their JSON), so it becomes U+FFFD, the replacement character.
+_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"})
 NULL = "\\N"
 
 
@@ -41,6 +43,18 @@ def copy_text(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return NULL
     return str(value).translate(_ESCAPES)
+
+
+def stored_text(text: str) -> str:
+    """The text PostgreSQL keeps of `text` (in sync_logs, or in jsonb): NUL as U+FFFD, and what UTF-8
+    cannot encode (a lone surrogate) as '?'."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode()
+    return text
 
 
 def _copy_texts(values: list) -> list[str]:

@@ -11,7 +11,7 @@ from psycopg2 import errors as pg_errors
 from psycopg2.extensions import encodings
 
 from konektor_capi import sql
-from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes
+from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes, stored_text
 
 _COPY_SYNC_LOGS = f"COPY sync_logs ({', '.join(COLUMNS)}) FROM STDIN"
 _COPY_STAGING = f"COPY sync_logs_staging ({', '.join(COLUMNS)}) FROM STDIN"
@@ -47,7 +47,9 @@ class OutcomeRecorder:
             return
         # Bytes in the connection's encoding, as psycopg2 would send text: a StringIO would hold the
         # lines at 4 bytes a character (a page's 25k skips: 20 MB instead of 5) and be encoded again.
-        lines = outcomes.copy_lines().encode(self._codec)
+        # "replace": a character the database cannot hold (a lone surrogate, or anything outside a
+        # non-UTF-8 server encoding) in Meta's text becomes "?" instead of losing the batch's outcomes.
+        lines = outcomes.copy_lines().encode(self._codec, "replace")
         try:
             try:
                 with self._conn.cursor() as cur:
@@ -70,13 +72,16 @@ class OutcomeRecorder:
         names = events["event_name"].where(events["event_name"].notna(), "-")
         for (pixel, name), n in Counter(zip(events["pixel_id"], names, strict=True)).items():
             self.counts[(pixel, name, outcomes.status)] += n
+        # Counted as stored: the counts end up in jsonb (the run's summary), which cannot hold NUL either.
         if isinstance(outcomes.reason, pd.Series):
-            self.reasons.update(r for r in outcomes.reason.tolist() if isinstance(r, str))
+            for reason, n in Counter(r for r in outcomes.reason.tolist() if isinstance(r, str)).items():
+                self.reasons[stored_text(reason)] += n
         elif isinstance(outcomes.reason, str):
-            self.reasons[outcomes.reason] += len(outcomes)
+            reason = stored_text(outcomes.reason)
+            self.reasons[reason] += len(outcomes)
             if outcomes.status == FAILED:
                 for pixel, n in Counter(events["pixel_id"].tolist()).items():
-                    self.failures[(pixel, outcomes.reason)] += n
+                    self.failures[(pixel, reason)] += n
 
     def close(self) -> None:
         self._raw.close()

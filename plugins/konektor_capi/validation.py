@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from konektor_capi.events import INPUT_PROBLEM
+
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
     from great_expectations.core.batch_definition import BatchDefinition
@@ -89,6 +91,19 @@ def _in_future(rows: pd.DataFrame, now: int) -> pd.Series:
 
 def _bad_currency(rows: pd.DataFrame, now: int) -> pd.Series:
     return "deal currency '" + _text(rows["currency"]) + "' is not a 3-letter ISO 4217 code"
+
+
+_NO_WABA = ("no WhatsApp Business Account ID: {} (Meta would reject it: Missing Page ID Or WhatsApp Business "
+            "account ID)")
+
+
+def _no_waba(rows: pd.DataFrame, now: int) -> pd.Series | str:
+    plain = _NO_WABA.format("no session WABA for the agent's number and none on the pixel")
+    if "waba_problem" not in rows:
+        return plain
+    head, tail = _NO_WABA.split("{}")
+    detail = rows["waba_problem"].astype("string")
+    return (head + detail + tail).astype("object").where(detail.notna(), plain)
 
 
 def _always(text: str) -> Reason:
@@ -164,10 +179,7 @@ RULES: tuple[Rule, ...] = (
         "a business-messaging event has a WhatsApp Business Account ID",
         "ExpectColumnValuesToNotBeNull",
         {"column": "waba_id"},
-        _always(
-            "no WhatsApp Business Account ID: no session WABA for the agent's number and none on the "
-            "pixel (Meta would reject it: Missing Page ID Or WhatsApp Business account ID)"
-        ),
+        _no_waba,
         when=_MESSAGING,
     ),
     Rule(
@@ -380,6 +392,11 @@ def validate_events(events: pd.DataFrame, now: int) -> ValidationOutcome:
     has_reason = np.zeros(len(events), dtype=bool)
     expectations: list[dict[str, Any]] = []
     first_reason_counts: dict[str, int] = {}
+    if INPUT_PROBLEM in events:  # a value of Konektor's row the event needs is unusable: before any rule
+        problems = events[INPUT_PROBLEM].to_numpy(dtype=object)
+        has_reason = ~pd.isna(problems)
+        reasons[has_reason] = problems[has_reason]
+        first_reason_counts[INPUT_PROBLEM] = int(has_reason.sum())
     for rule in RULES:
         rule_result = by_rule[rule.name]
         rows = _failing_rows(rule, rule_result)

@@ -2,7 +2,8 @@
 
 Order: the WABA of the WhatsApp session whose number matches the lead's agent number, else the pixel's
 WABA, else none (the event is skipped: Meta rejects it with "Missing Page ID Or WhatsApp Business
-account ID").
+account ID"). A WABA id that is there but not a number counts as none, and the skip reason names it
+and where it came from (`waba_problems`): a WABA id is an id, not PII.
 """
 
 from __future__ import annotations
@@ -20,36 +21,69 @@ def clean_waba_ids(values: pd.Series) -> pd.Series:
     return text.where(valid, None).astype("object")
 
 
+def waba_problems(values: pd.Series, owner: pd.Series) -> pd.Series:
+    """Per value, why it is not a usable WABA id, naming it and its `owner` ("pixel 1234"); None where
+    the value is usable or simply missing (NULL or blank)."""
+    text = values.astype("object").where(values.notna(), None).astype("string")
+    given = text.str.strip().fillna("").ne("").to_numpy(dtype=bool)
+    bad = given & clean_waba_ids(values).isna().to_numpy()
+    shown = text.str.slice(0, 40)
+    problems = ("WhatsApp Business Account id '" + shown + "' of " + owner.astype("string")
+                + " is not numeric (5 to 20 digits)")  # fmt: skip
+    return problems.astype("object").where(bad, None)
+
+
+LOOKUP_COLUMNS = ["workspace_id", "phone", "session_waba_id", "session_waba_problem"]
+# Key of `session_wabas`' result's attrs: per row, why the matched session's WABA id is unusable.
+SESSION_WABA_PROBLEM = "session_waba_problem"
+
+
 def session_waba_lookup(sessions: pd.DataFrame) -> pd.DataFrame:
-    """(workspace_id, phone) -> waba_id for sessions that have a usable WABA.
+    """(workspace_id, phone) -> session_waba_id, or session_waba_problem where that id is unusable.
 
     `sessions` has id, workspace_id, phone_number, waba_id, default_country. When two sessions share a
-    number, the oldest one with a WABA wins, so the choice never flips between runs.
+    number, the oldest one with a usable WABA wins, so the choice never flips between runs; a number
+    whose sessions all have an unusable WABA id keeps the oldest, so the skip reason can name it.
     """
     if sessions.empty:
-        return pd.DataFrame({"workspace_id": [], "phone": [], "session_waba_id": []})
-    frame = sessions.sort_values("id").assign(
+        return pd.DataFrame({c: [] for c in LOOKUP_COLUMNS})
+    owners = "WhatsApp session " + sessions["id"].astype(str)
+    frame = sessions.assign(
         phone=normalise_phones(sessions["phone_number"], sessions["default_country"]),
         session_waba_id=clean_waba_ids(sessions["waba_id"]),
+        session_waba_problem=waba_problems(sessions["waba_id"], owners),
     )
-    frame = frame[frame["phone"].notna() & frame["session_waba_id"].notna()]
+    usable = frame["session_waba_id"].notna()
+    frame = frame[frame["phone"].notna() & (usable | frame["session_waba_problem"].notna())]
+    frame = frame.assign(_unusable=frame["session_waba_id"].isna())
+    frame = frame.sort_values(["_unusable", "id"], kind="stable")
     frame = frame.drop_duplicates(["workspace_id", "phone"], keep="first")
-    return frame[["workspace_id", "phone", "session_waba_id"]].reset_index(drop=True)
+    return frame[LOOKUP_COLUMNS].reset_index(drop=True)
 
 
 def session_wabas(
     workspace_id: pd.Series, agent_phone: pd.Series, default_country: pd.Series, lookup: pd.DataFrame
 ) -> pd.Series:
-    """Per row, the WABA of the session on the lead's agent number (None where no session matches)."""
+    """Per row, the WABA of the session on the lead's agent number (None where no session matches).
+
+    Where the matched session's WABA id is unusable, the result's attrs[SESSION_WABA_PROBLEM] (an
+    object array, None elsewhere) says so; the event builder carries it into the skip reason.
+    """
     keys = pd.DataFrame(
         {
             "workspace_id": workspace_id.to_numpy(),
             "phone": normalise_phones(agent_phone, default_country).to_numpy(),
         }
     )
-    matched = keys.merge(lookup, on=["workspace_id", "phone"], how="left")["session_waba_id"]
+    found = keys.merge(lookup, on=["workspace_id", "phone"], how="left")
+    matched = found["session_waba_id"]
     matched.index = workspace_id.index
-    return matched.astype("object").where(matched.notna(), None)
+    result = matched.astype("object").where(matched.notna(), None)
+    if "session_waba_problem" in found:
+        problems = found["session_waba_problem"]
+        problems = problems.astype("object").where(problems.notna(), None)
+        result.attrs[SESSION_WABA_PROBLEM] = problems.to_numpy()
+    return result
 
 
 def resolve_waba(

@@ -72,3 +72,29 @@ def test_pack_workspaces_keeps_each_whole_and_the_groups_even():
     assert [g.label for g in pack_workspaces({7: 1}, 16)] == ["workspace 7"]
     assert len(pack_workspaces({i: 1 for i in range(100)}, 16)) == 16
     assert pack_workspaces({}, 16) == []
+
+
+def test_a_pair_left_without_a_waba_names_the_unusable_ids_it_met():
+    from konektor_capi.fanout import WABA_PROBLEM
+
+    pixels_ = group_pixels(pd.DataFrame({"pixel_key": [3, 5], "pixel_id": ["111", "222"],
+                                         "pixel_waba_id": ["WABA-ABC", "  "]}))  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "action_source": ["business_messaging", "business_messaging", "website"],
+            "waba_id": [None, None, None],
+            "session_waba_problem": ["WhatsApp Business Account id 'x' of WhatsApp session 9 is not numeric "
+                                     "(5 to 20 digits)", None, None],
+        }
+    )  # fmt: skip
+    pairs = events_per_pixel(events, pd.Series(["3 5", "3 5", "3"]), pixels_)
+    assert pairs[WABA_PROBLEM].tolist() == [
+        "WhatsApp Business Account id 'x' of WhatsApp session 9 is not numeric (5 to 20 digits) and "
+        "WhatsApp Business Account id 'WABA-ABC' of pixel 111 is not numeric (5 to 20 digits)",
+        "WhatsApp Business Account id 'x' of WhatsApp session 9 is not numeric (5 to 20 digits) and "
+        "none on the pixel",
+        "no session WABA for the agent's number and "
+        "WhatsApp Business Account id 'WABA-ABC' of pixel 111 is not numeric (5 to 20 digits)",
+        None,  # both simply empty
+        None,  # not business messaging
+    ]

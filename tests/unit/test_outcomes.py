@@ -106,10 +106,27 @@ def test_any_text_round_trips_through_the_copy_format(values, reason):
     frame = events(n, event_id=event_ids, waba_id=[v[1] for v in values], event_name=[v[2] for v in values])
     rows = parse(Outcomes(frame, FAILED, reason, "r").copy_lines())
     assert len(rows) == n
-    assert [r[COLUMNS.index("event_id")] for r in rows] == event_ids
-    assert [r[COLUMNS.index("waba_id")] for r in rows] == [v[1] for v in values]
-    assert [r[COLUMNS.index("event_name")] for r in rows] == [v[2] for v in values]
-    assert {r[COLUMNS.index("reason")] for r in rows} == {reason}
+    assert [r[COLUMNS.index("event_id")] for r in rows] == stored(event_ids)
+    assert [r[COLUMNS.index("waba_id")] for r in rows] == stored([v[1] for v in values])
+    assert [r[COLUMNS.index("event_name")] for r in rows] == stored([v[2] for v in values])
+    assert {r[COLUMNS.index("reason")] for r in rows} == set(stored([reason]))
+
+
+def stored(values: list) -> list:
+    """What text PostgreSQL keeps of each value: it cannot hold NUL, which becomes U+FFFD."""
+    return [v if v is None else v.replace("\x00", "\ufffd") for v in values]
+
+
+def test_a_nul_in_metas_text_is_replaced_not_sent_to_postgresql():
+    # Meta's JSON may say "\u0000": a partial_failure message, an error message, a trace id.
+    frame = events(2, event_id=["ev\x00a", "ev-b"])
+    for reason in ("took 1 of 2\x00events", pd.Series(["a\x00", "\x00\tb"])):
+        lines = Outcomes(frame, FAILED, reason, "r", fbtrace_id="A\x00b").copy_lines()
+        assert "\x00" not in lines
+        rows = parse(lines)
+        assert [r[COLUMNS.index("event_id")] for r in rows] == ["ev\ufffda", "ev-b"]
+        assert {r[COLUMNS.index("fbtrace_id")] for r in rows} == {"A\ufffdb"}
+    assert [r[COLUMNS.index("reason")] for r in rows] == ["a\ufffd", "\ufffd\tb"]
 
 
 def test_no_events_no_lines():
@@ -121,3 +138,11 @@ def test_no_events_no_lines():
 def test_missing_values_are_null(value):
     frame = events(1, event_name=[value])
     assert parse(Outcomes(frame, SKIPPED, "why", "r").copy_lines())[0][COLUMNS.index("event_name")] is None
+
+
+def test_stored_text_is_what_postgresql_can_hold():
+    from konektor_capi.outcomes import stored_text
+
+    assert stored_text("plain") == "plain"
+    assert stored_text("a\x00b") == "a\ufffdb"
+    assert stored_text("lone \ud800 surrogate") == "lone ? surrogate"

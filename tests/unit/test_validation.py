@@ -423,3 +423,23 @@ def test_a_failed_warm_up_raises_at_the_first_validation_not_in_its_thread(monke
     assert errors == []
     with pytest.raises(ImportError, match="great_expectations is missing"):
         validate_events(events(*VALID), NOW)
+
+
+def test_an_unusable_input_value_is_the_reason_before_any_rule():
+    problem = "leads.deal_value is not a usable number ('NaN') (a Purchase needs its deal value)"
+    rows = [{**WHATSAPP_PURCHASE, "value": math.nan, "input_problem": problem},  # also breaks a rule
+            {**WEBSITE_LEAD, "input_problem": None}]  # fmt: skip
+    outcome = validate_events(events(*rows), NOW)
+    assert outcome.reasons.tolist() == [problem, None]
+    assert outcome.summary["failed_rows_by_rule"] == {"input_problem": 1}
+
+
+def test_no_waba_names_the_unusable_id_it_met_else_keeps_the_plain_reason():
+    detail = "WhatsApp Business Account id 'WABA-ABC' of pixel 1234 is not numeric (5 to 20 digits) and x"
+    rows = [{**WHATSAPP_PURCHASE, "waba_id": None, "waba_problem": detail},
+            {**WHATSAPP_PURCHASE, "waba_id": None, "waba_problem": None}]  # fmt: skip
+    assert reasons_of(*rows) == [
+        f"no WhatsApp Business Account ID: {detail} (Meta would reject it: Missing Page ID Or WhatsApp "
+        "Business account ID)",
+        NO_WABA,
+    ]
