@@ -31,6 +31,7 @@ from konektor_capi.outcomes import COPY_KEY, Outcomes
 from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.prefetch import prefetch
 from konektor_capi.recording import OutcomeRecorder
+from konektor_capi.scrub import scrub
 from konektor_capi.sender import PixelSender, PixelTarget
 
 # What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
@@ -245,10 +246,7 @@ def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
         with fewer_collections():
             outbox.put(("done", deliver(items(), setup, engine, client)))
     except BaseException:
-        text = traceback.format_exc()
-        for target in setup.targets.values():
-            if target.access_token:
-                text = text.replace(target.access_token, "***")
+        text = scrub(traceback.format_exc(), [t.access_token for t in setup.targets.values()])
         outbox.put(("error", text))
     finally:
         client.close()

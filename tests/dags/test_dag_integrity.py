@@ -59,3 +59,11 @@ def test_core_imports_nothing_from_airflow():
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n == "airflow" or n.startswith("airflow.") for n in names), path.name
+
+
+def test_airflow_loads_none_of_our_modules_as_plugin_files():
+    from airflow._shared.module_loading import find_path_from_directory
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    files = [Path(f) for f in find_path_from_directory(str(plugins), ".airflowignore", "glob")]
+    assert not [f for f in files if f.suffix == ".py"], files
