@@ -212,9 +212,11 @@ class _Run(threading.Thread):
             engine.dispose()
 
 
-def _wait_for_lease(konektor, timeout: float = 10.0) -> None:
+def _wait_until_sending(meta, timeout: float = 30.0) -> None:
+    """Until the first run's first request is at Meta (the slow fault has seen it), not yet answered."""
     deadline = time.monotonic() + timeout
-    while _advisory_locks(konektor) == 0 and time.monotonic() < deadline:
+    while not meta.faults()[0]["seen"]:
+        assert time.monotonic() < deadline, "the first run never sent"
         time.sleep(0.02)
 
 
@@ -229,7 +231,7 @@ def test_an_overlapping_backfill_leaves_the_workspace_to_the_running_sync_and_no
     backfill = _Run(db_uri, client, "backfill", 0.3, mode="backfill", window_start=t - timedelta(hours=2),
                     window_end=t)  # fmt: skip
     hourly.start()
-    _wait_for_lease(konektor)
+    _wait_until_sending(meta)
     backfill.start()
     backfill.join(60)
     hourly.join(60)
@@ -262,7 +264,7 @@ def test_a_run_that_waits_for_the_lease_reads_what_is_owed_after_taking_it(
     second = _Run(db_uri, client, "backfill", 30, mode="backfill", window_start=t - timedelta(hours=2),
                   window_end=t)  # fmt: skip
     first.start()
-    _wait_for_lease(konektor)
+    _wait_until_sending(meta)
     second.start()
     first.join(60)
     second.join(60)
