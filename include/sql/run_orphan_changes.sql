@@ -5,5 +5,5 @@ SELECT count(*)
 FROM lead_status_changes c
 WHERE c.changed_at > %(window_start)s
   AND c.changed_at <= %(window_end)s
-  AND lower(btrim(c.to_status)) = ANY(%(statuses)s::text[])
+  AND (c.to_status = ANY(%(statuses)s::text[]) OR lower(btrim(c.to_status)) = ANY(%(statuses)s::text[]))
   AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.id = c.lead_id)
