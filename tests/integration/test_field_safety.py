@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pandas as pd
 import psycopg2
 import pytest
 
@@ -15,7 +16,9 @@ from konektor_capi import pipeline
 from konektor_capi.db import make_engine
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
+from konektor_capi.outcomes import ACCEPTED, FAILED, Outcomes
 from konektor_capi.pipeline import IncompleteRun, finish_run, plan_groups, sync_group
+from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.report import format_summary
 from konektor_capi.runs import open_run
 from tests.factory import now
@@ -332,3 +335,25 @@ def test_a_change_whose_lead_is_gone_is_reported_and_does_not_stall_the_watermar
     assert "1 status change(s) whose lead no longer exists were not sent" in format_summary(summary)
     assert list(outcomes(konektor)) == [kept] and summary["pairs"] == summary["recorded"] == 1
     assert konektor.execute("SELECT watermark FROM sync_watermark") == [(t,)]
+
+
+def test_a_live_outcome_replaces_a_test_one_and_never_the_other_way_round(engine, konektor, workspace):
+    lead = konektor.lead(workspace)
+    test_only, live_first = konektor.change(lead, "new"), konektor.change(lead, "qualified")
+    events = pd.DataFrame({"status_change_id": [test_only, live_first], "pixel_id": [P, P], "lead_id": lead,
+                           "workspace_id": workspace, "waba_id": None, "event_name": "Lead",
+                           "event_id": ["a", "b"], "action_source": "system_generated",
+                           "event_time": int(time.time())})  # fmt: skip
+    first, second = events.iloc[:1], events.iloc[1:]
+    with OutcomeRecorder(engine) as recorder:
+        recorder.record(Outcomes(first, ACCEPTED, None, "r1", attempts=1, test_event_code="T1"))
+        recorder.record(Outcomes(second, ACCEPTED, None, "r1", attempts=1))
+        recorder.record(Outcomes(events, ACCEPTED, None, "r2", attempts=1, test_event_code="T1"))  # same code
+        recorder.record(Outcomes(events, ACCEPTED, None, "r3", attempts=1, test_event_code="T2"))
+        assert {c: (r["run_id"], r["test_event_code"]) for c, r in outcomes(konektor).items()} == {
+            test_only: ("r3", "T2"), live_first: ("r1", None),
+        }  # fmt: skip
+        recorder.record(Outcomes(events, FAILED, "meta error 2: down", "r4", attempts=3))
+    rows = outcomes(konektor)
+    assert (rows[test_only]["status"], rows[test_only]["test_event_code"]) == ("failed", None)
+    assert (rows[live_first]["status"], rows[live_first]["run_id"]) == ("accepted", "r1")
