@@ -228,7 +228,7 @@ def test_an_overlapping_backfill_leaves_the_workspace_to_the_running_sync_and_no
 ):
     n = 300
     _many_changes(konektor, workspace, n)
-    meta.add_fault("slow", seconds=1.5)  # Meta answers slowly: the hourly run is mid-send for a while
+    meta.add_fault("slow", seconds=3)  # Meta answers slowly: the hourly run is mid-send for a while
     t = now()
     hourly = _Run(db_uri, client, "hourly", 30, mode="hourly", window_end=t)
     backfill = _Run(db_uri, client, "backfill", 0.3, mode="backfill", window_start=t - timedelta(hours=2),
