@@ -13,7 +13,7 @@ import pytest
 
 from devtools import embedded_pg
 from konektor_capi import pipeline
-from konektor_capi.db import make_engine
+from konektor_capi.db import ensure_pipeline_schema, make_engine
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import ACCEPTED, FAILED, Outcomes
@@ -357,3 +357,28 @@ def test_a_live_outcome_replaces_a_test_one_and_never_the_other_way_round(engine
     rows = outcomes(konektor)
     assert (rows[test_only]["status"], rows[test_only]["test_event_code"]) == ("failed", None)
     assert (rows[live_first]["status"], rows[live_first]["run_id"]) == ("accepted", "r1")
+
+
+def test_an_existing_sync_logs_gains_the_test_code_column_and_later_syncs_do_not_wait_on_readers(
+    engine, konektor, db_uri
+):
+    konektor.execute("DROP INDEX sync_logs_test_events")
+    konektor.execute("ALTER TABLE sync_logs DROP COLUMN test_event_code")  # a deployment from before
+    ensure_pipeline_schema(engine)
+    assert konektor.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sync_logs' "
+        "AND column_name = 'test_event_code'"
+    ) == [(1,)]
+    assert konektor.execute("SELECT to_regclass('sync_logs_test_events') IS NOT NULL") == [(True,)]
+
+    reader = psycopg2.connect(db_uri)  # another run's extract, reading sync_logs in a long statement
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT count(*) FROM sync_logs")
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (ensure_pipeline_schema(engine), done.set()), daemon=True)
+        thread.start()
+        thread.join(10)
+        assert done.is_set()  # no ALTER TABLE (ACCESS EXCLUSIVE) queued behind the reader
+    finally:
+        reader.close()
