@@ -26,8 +26,27 @@ CREATE TABLE IF NOT EXISTS sync_logs (
 -- What an operator looks for is what did not go through, per pixel: index those rows only. Accepted rows
 -- are most of the table, and keeping them out keeps every batch's COPY cheap. (Replaces an index on
 -- every row's (status, pixel_id), which no query of ours used.)
+-- It also finds, per pixel, the `failed` pairs an hourly run retries (owed_pairs.sql).
 DROP INDEX IF EXISTS sync_logs_status;
 CREATE INDEX IF NOT EXISTS sync_logs_not_accepted ON sync_logs (pixel_id, status) WHERE status <> 'accepted';
+
+-- Events sent with a test code (Meta's Test Events tab) are not final: once the pixel's code is removed
+-- (or the run sends with another), the next hourly run sends them live. Added to existing deployments
+-- here; the guard keeps ALTER TABLE's exclusive lock out of every later sync's start (it would queue
+-- behind a running extract). Test sends are few: a small index finds a pixel's recent ones.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'sync_logs'::regclass AND attname = 'test_event_code' AND NOT attisdropped)
+    THEN
+        ALTER TABLE sync_logs ADD COLUMN IF NOT EXISTS test_event_code text;
+    END IF;
+    IF to_regclass('sync_logs_test_events') IS NULL THEN
+        CREATE INDEX IF NOT EXISTS sync_logs_test_events ON sync_logs (pixel_id, event_time)
+            WHERE test_event_code IS NOT NULL;
+    END IF;
+END
+$$;
 
 -- Where the hourly schedule has got to. Backfills never touch it.
 CREATE TABLE IF NOT EXISTS sync_watermark (

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -106,7 +106,7 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
     with OutcomeRecorder(engine) as recorder:
         record = clock.timed("record", recorder.record)
         timed_client = _TimedClient(client, clock)
-        senders = {key: PixelSender(timed_client, target, record, setup.run_id)
+        senders = {key: PixelSender(timed_client, target, _as_sent(record, target), setup.run_id)
                    for key, target in setup.targets.items()}  # fmt: skip
         for item in clock.waited(iter(items)):
             if isinstance(item, Skip):
@@ -116,6 +116,14 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
         return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
                               sum(s.requests for s in senders.values()),
                               {k: round(v, 3) for k, v in clock.seconds.items()})  # fmt: skip
+
+
+def _as_sent(record: Callable[[Outcomes], None], target: PixelTarget) -> Callable[[Outcomes], None]:
+    """Records a pixel's outcomes with the test code its events went with: a test send is not final."""
+    if not target.test_event_code:
+        return record
+    code = target.test_event_code
+    return lambda outcomes: record(replace(outcomes, test_event_code=code))
 
 
 class _TimedClient:

@@ -50,9 +50,15 @@ class ExtractQuery:
     window_end: datetime
     statuses: list[str]
     pixel_ids: list[str] | None = None
-    workspace_ids: list[int] = field(default_factory=list)
+    # None = every workspace (the plan); a group's extract names its workspaces.
+    workspace_ids: list[int] | None = field(default_factory=list)
     # Unfinished (change, pixel) pairs the plan counted for this query; 0 = not known.
     expected_pairs: int = 0
+    # Hourly runs: also owed, the failed pairs outside the window and the pairs sent with a test code
+    # since this time that this run would send otherwise (owed_pairs.sql). None = the window only.
+    retry_since: datetime | None = None
+    # The run's test event code (None: each pixel's own), which decides whether a test send is final.
+    test_event_code: str | None = None
 
     def params(self) -> dict:
         return {
@@ -61,6 +67,8 @@ class ExtractQuery:
             "statuses": self.statuses,
             "pixel_ids": self.pixel_ids,
             "workspace_ids": self.workspace_ids,
+            "retry_since": self.retry_since,
+            "test_event_code": self.test_event_code,
         }
 
 

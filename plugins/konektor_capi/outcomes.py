@@ -26,7 +26,11 @@ CHANGE_KEY_COLUMNS = (
     "status_change_id", "lead_id", "workspace_id", "event_name", "event_id", "action_source", "event_time",
 )  # fmt: skip
 KEY_COLUMNS = PIXEL_KEY_COLUMNS + CHANGE_KEY_COLUMNS
-RESULT_COLUMNS = ("status", "reason", "error_code", "error_subcode", "fbtrace_id", "attempts", "run_id")
+# test_event_code: the code the events were sent with (Meta's Test Events tab), NULL when sent live or
+# not sent. A test send is not a final outcome once that code is no longer the one a run sends with.
+RESULT_COLUMNS = (
+    "status", "reason", "error_code", "error_subcode", "fbtrace_id", "attempts", "run_id", "test_event_code",
+)  # fmt: skip
 COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
 COPY_KEY = "_copy_key"
 CHANGE_KEY = "_change_key"
@@ -108,6 +112,7 @@ class Outcomes:
     fbtrace_id: str | None = None
     error_code: int | None = None
     error_subcode: int | None = None
+    test_event_code: str | None = None
 
     def __len__(self) -> int:
         return len(self.events)
@@ -115,8 +120,9 @@ class Outcomes:
     def copy_lines(self) -> str:
         """The rows in COPY text format, one line each, ready for COPY ... FROM STDIN."""
         keys = self.events[COPY_KEY].tolist() if COPY_KEY in self.events else copy_keys(self.events)
-        rest = "\t".join(map(copy_text, (self.error_code, self.error_subcode, self.fbtrace_id,
-                                         self.attempts, self.run_id))) + "\n"  # fmt: skip
+        shared = (self.error_code, self.error_subcode, self.fbtrace_id, self.attempts, self.run_id,
+                  self.test_event_code)  # fmt: skip
+        rest = "\t".join(map(copy_text, shared)) + "\n"
         if isinstance(self.reason, pd.Series):
             head = f"\t{copy_text(self.status)}\t"
             reasons = [copy_text(r) for r in self.reason.tolist()]
@@ -133,7 +139,7 @@ class Outcomes:
                 **{c: e[c].to_numpy() for c in KEY_COLUMNS},
                 "status": self.status, "reason": reason, "error_code": self.error_code,
                 "error_subcode": self.error_subcode, "fbtrace_id": self.fbtrace_id,
-                "attempts": self.attempts, "run_id": self.run_id,
+                "attempts": self.attempts, "run_id": self.run_id, "test_event_code": self.test_event_code,
             },
             columns=list(COLUMNS),
         )  # fmt: skip

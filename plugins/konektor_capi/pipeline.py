@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -38,10 +40,10 @@ from konektor_capi.mapping import EventMapping
 from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.retry_policy import heals_by_waiting
-from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec
+from konektor_capi.runs import HOURLY, META_MAX_AGE, SEND_MARGIN, WATERMARK_NAME, RunSpec, retry_since
 from konektor_capi.sender import Batcher, PixelTarget
 from konektor_capi.user_data import build_user_data
-from konektor_capi.validation import validate_events, warm_up
+from konektor_capi.validation import RULES, validate_events, warm_up
 from konektor_capi.waba import session_waba_lookup, session_wabas
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,13 @@ MAX_GROUPS = 16
 PAGE_SIZE = 25_000
 # From this many unfinished pairs a group delivers from a child process (see delivery.py).
 PROCESS_MIN_PAIRS = 20_000
+# How long a group's sync waits for another run (an overlapping backfill, a cleared task) to release a
+# workspace before leaving that workspace to it. KONEKTOR_LEASE_WAIT_SECONDS overrides it.
+LEASE_WAIT_SECONDS = 60.0
+# The advisory-lock class id of our workspace leases (pg_try_advisory_lock(int, int)): "KC".
+LEASE_NAMESPACE = 0x4B43
+# Validation's 7-day rule: its reason also words the events too close to the line to be sent.
+_TOO_OLD = next(rule for rule in RULES if rule.name == "event_time_within_7_days")
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,8 @@ class GroupResult:
     validation: list[dict] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)  # (pixel id, reason) of failed events
     delivery_seconds: dict[str, float] = field(default_factory=dict)
+    # Workspaces of the group another run held the lease of: left to that run, not synced here.
+    leased_elsewhere: list[int] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -125,17 +136,24 @@ class GroupResult:
             "requests": self.requests,
             "failed": self.failed,
             "delivery_seconds": self.delivery_seconds,
+            "leased_elsewhere": self.leased_elsewhere,
         }
 
 
-def _query(run: RunSpec, mapping: EventMapping, group: Group | None = None) -> ExtractQuery:
+def _query(
+    run: RunSpec, mapping: EventMapping, group: Group | None = None, now: datetime | None = None
+) -> ExtractQuery:
+    """What the run owes (owed_pairs.sql): the whole run's (plan, finish) or one group's (extract)."""
     return ExtractQuery(
         window_start=run.window_start,
         window_end=run.window_end,
-        statuses=mapping.statuses,
+        # Konektor's statuses are matched trimmed and lower-cased ('Won', ' won '), in SQL as in Python.
+        statuses=sorted({status.strip().lower() for status in mapping.statuses}),
         pixel_ids=run.pixel_ids,
-        workspace_ids=list(group.workspace_ids) if group else [],
+        workspace_ids=list(group.workspace_ids) if group else None,
         expected_pairs=group.pending if group else 0,
+        retry_since=retry_since(run, now or datetime.now(UTC)),
+        test_event_code=_text(run.test_event_code) or None,
     )
 
 
@@ -176,7 +194,7 @@ def pack_workspaces(pending: dict[int, int], max_groups: int) -> list[Group]:
 
 def _targets(pixels: pd.DataFrame, run: RunSpec) -> dict[int, PixelTarget]:
     return {
-        int(key): PixelTarget(str(pixel_id), _text(token), run.test_event_code or _text(code) or None)
+        int(key): PixelTarget(str(pixel_id), _text(token), _text(run.test_event_code) or _text(code) or None)
         for key, pixel_id, token, code in zip(
             pixels["pixel_key"],
             pixels["pixel_id"],
@@ -202,6 +220,7 @@ def sync_group(
     page_size: int = PAGE_SIZE,
     on_secret: Callable[[str], None] = lambda _secret: None,
     delivery: str = "auto",
+    lease_wait: float | None = None,
 ) -> GroupResult:
     """Extract, normalise, validate, build, send and record one group's unfinished events.
 
@@ -209,9 +228,86 @@ def sync_group(
     in a child process (`delivery="process"`, see delivery.py) or in this one while a thread
     prepares (`delivery="thread"`); "auto" takes the child process for groups large enough to repay
     its start-up (about half a second).
+
+    First it takes a lease on each workspace of the group (a PostgreSQL advisory lock, held by a
+    connection of its own until the group is done): two runs never send one workspace's events at
+    once. A workspace whose lease another run holds for longer than `lease_wait` seconds (default
+    LEASE_WAIT_SECONDS, or KONEKTOR_LEASE_WAIT_SECONDS) is left to that run and listed in the result's
+    `leased_elsewhere`; this run's finish then finds its pairs without an outcome if the holder has not
+    recorded them yet. A dry run sends nothing and takes no lease.
     """
-    with fewer_collections():
-        return _sync_group(engine, client, run, group, mapping, now, page_size, on_secret, delivery)
+    if run.dry_run:
+        with fewer_collections():
+            return _sync_group(engine, client, run, group, mapping, now, page_size, on_secret, delivery,
+                               GroupResult(group))  # fmt: skip
+    with WorkspaceLeases(engine) as leases:
+        elsewhere = leases.take(group.workspace_ids, _lease_wait(lease_wait))
+        if elsewhere:
+            log.warning("workspace(s) %s: another run holds the lease; left to it (its outcomes decide "
+                        "this run's completeness)", ", ".join(map(str, elsewhere)))  # fmt: skip
+        result = GroupResult(group, leased_elsewhere=elsewhere)
+        mine = Group(tuple(w for w in group.workspace_ids if w not in elsewhere), group.pending)
+        if not mine.workspace_ids:
+            _store_group_result(engine, run, result)
+            return result
+        # What is owed is read only now, under the lease: it sees what the previous holder recorded.
+        with fewer_collections():
+            return _sync_group(engine, client, run, mine, mapping, now, page_size, on_secret, delivery,
+                               result)  # fmt: skip
+
+
+def _lease_wait(seconds: float | None) -> float:
+    if seconds is not None:
+        return seconds
+    return float(os.environ.get("KONEKTOR_LEASE_WAIT_SECONDS") or LEASE_WAIT_SECONDS)
+
+
+class WorkspaceLeases:
+    """One lease per workspace: a session advisory lock on a dedicated connection, in autocommit (no
+    transaction stays open while the group syncs). Closing the connection releases every lease, and
+    so does the end of the session when the process is killed: a lease never outlives its holder."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._fairy = engine.raw_connection()
+        self._conn = self._fairy.driver_connection
+        self._fairy.detach()  # closed for real at the end, never handed back to the pool holding locks
+        self._conn.autocommit = True
+        self.held: list[int] = []
+
+    def take(self, workspace_ids: tuple[int, ...], wait: float) -> list[int]:
+        """Takes what it can now, then waits up to `wait` seconds for the rest; returns what it lacks."""
+        deadline = time.monotonic() + max(wait, 0.0)
+        missing, pause = sorted(workspace_ids), 0.05
+        while True:
+            missing = [w for w in missing if not self._try(w)]
+            left = deadline - time.monotonic()
+            if not missing or left <= 0:
+                return missing
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+
+    def _try(self, workspace_id: int) -> bool:
+        with self._conn.cursor() as cur:
+            cur.execute(sql.load("lease_try"), {"namespace": LEASE_NAMESPACE, "workspace_id": workspace_id})
+            taken = bool(cur.fetchone()[0])
+        if taken:
+            self.held.append(workspace_id)
+        return taken
+
+    def close(self) -> None:
+        try:
+            if self.held and not self._conn.closed:
+                with self._conn.cursor() as cur:
+                    cur.execute(sql.load("lease_release_all"))
+        finally:
+            self.held = []
+            self._fairy.close()
+
+    def __enter__(self) -> WorkspaceLeases:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _sync_group(
@@ -224,8 +320,9 @@ def _sync_group(
     page_size: int,
     on_secret: Callable[[str], None],
     delivery: str,
+    result: GroupResult,
 ) -> GroupResult:
-    result = GroupResult(group)
+    """Syncs `group`'s workspaces into `result` (whose group is the task's, for its label)."""
     pixels = group_pixels(_frame(engine, "group_pixels", {"workspace_ids": list(group.workspace_ids)}))
     targets = _targets(pixels, run)
     for target in targets.values():
@@ -266,7 +363,8 @@ def _prepare(
     warm_up()  # Great Expectations' set-up, while PostgreSQL prepares the first page
     lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
     batcher = Batcher()
-    for page in iter_changes(engine, _query(run, mapping, group), page_size=page_size):
+    query = _query(run, mapping, group, datetime.fromtimestamp(now(), UTC))
+    for page in iter_changes(engine, query, page_size=page_size):
         session = session_wabas(page["workspace_id"], page["agent_phone"], page["default_country"], lookup)
         events = build_events(page, build_user_data(page), session, mapping)
         pixel_keys = page["pixel_keys"]
@@ -288,27 +386,42 @@ def _prepare(
         pairs = pairs[~is_blocked]
         if pairs.empty:
             continue
-        verdict = validate_events(pairs, now=int(now()))
+        clock = int(now())
+        verdict = validate_events(pairs, now=clock)
         collect_young()  # GX leaves reference cycles that hold the page's blocks
         result.validation.append(verdict.summary)
-        bad = verdict.reasons.notna().to_numpy()
+        reasons = _with_send_margin(pairs, verdict.reasons, clock)
+        bad = reasons.notna().to_numpy()
         if not run.dry_run:  # what delivery needs, and how to batch it: 6 of the page's ~40 columns
             pairs = pairs.loc[:, [*DELIVERY_COLUMNS, "pixel_key", "waba_id"]]
         skipped, ready = pairs[bad], pairs[~bad]
         if run.dry_run:
-            result.reasons.update(verdict.reasons[bad].tolist())
+            result.reasons.update(reasons[bad].tolist())
             result.counts.update(_keys(skipped, SKIPPED))
             result.would_send.update(zip(ready["pixel_id"], ready["event_name"], ready["action_source"],
                                          strict=True))  # fmt: skip
             continue
         if not skipped.empty:
-            yield Skip(Outcomes(slim(skipped, RECORD_COLUMNS), SKIPPED, verdict.reasons[bad], run.run_id))
+            yield Skip(Outcomes(slim(skipped, RECORD_COLUMNS), SKIPPED, reasons[bad], run.run_id))
         wabas = ready["waba_id"].where(ready["waba_id"].notna(), "")
         for (key, waba), rows in ready.groupby([ready["pixel_key"], wabas], sort=True):
             for batch in batcher.add((key, waba), slim(rows)):
                 yield Send(int(key), batch)
     for (key, _), batch in batcher.flush():
         yield Send(int(key), batch)
+
+
+def _with_send_margin(pairs: pd.DataFrame, reasons: pd.Series, now: int) -> pd.Series:
+    """Validation's reasons, plus Meta's 7-day rule for the events that would pass it by less than
+    SEND_MARGIN: they would cross the line before Meta answers (and sink their whole batch)."""
+    oldest = now - int((META_MAX_AGE - SEND_MARGIN).total_seconds())
+    late = (reasons.isna() & (pairs["event_time"] < oldest)).to_numpy()
+    if not late.any():
+        return reasons
+    reasons = reasons.copy()
+    too_old = _TOO_OLD.reason(pairs[late], now)
+    reasons.iloc[late.nonzero()[0]] = too_old if isinstance(too_old, str) else too_old.to_numpy(dtype=object)
+    return reasons
 
 
 def _encoded(events: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
@@ -355,15 +468,25 @@ def finish_run(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> dict:
                         "window_end": run.window_end.isoformat(), "dry_run": run.dry_run})  # fmt: skip
         cur.execute(sql.load("run_duration"), {"run_id": run.run_id})
         summary["duration_s"] = round(cur.fetchone()[0], 3)
+        cur.execute(sql.load("run_orphan_changes"), params)
+        orphans = cur.fetchone()[0]
+        if orphans:
+            summary["orphan_changes"] = orphans
+            log.warning("%d status change(s) whose lead no longer exists were not sent", orphans)
         cur.execute(sql.load("run_groups"), {"run_id": run.run_id})
         groups = [result for _, result in cur.fetchall()]
         summary["requests"] = sum(g.get("requests", 0) for g in groups)
+        elsewhere = sorted({w for g in groups for w in g.get("leased_elsewhere") or []})
+        if elsewhere:
+            summary["leased_elsewhere"] = elsewhere
         if run.dry_run:
             summary = _dry_run_summary(summary, groups)
             cur.execute(sql.load("run_finish"), {"run_id": run.run_id, "summary": json.dumps(summary)})
             return summary
         if recorded < pairs:
-            raise IncompleteRun(f"{pairs - recorded} of {pairs} (change, pixel) pairs have no outcome")
+            held = (f"; workspace(s) {', '.join(map(str, elsewhere))} were left to another run holding their "
+                    "lease, which has not recorded them yet" if elsewhere else "")  # fmt: skip
+            raise IncompleteRun(f"{pairs - recorded} of {pairs} (change, pixel) pairs have no outcome{held}")
         if run.mode == HOURLY:
             cur.execute(sql.load("watermark_advance"), {"name": WATERMARK_NAME, "watermark": run.window_end})
         cur.execute(sql.load("run_finish"), {"run_id": run.run_id, "summary": json.dumps(summary)})

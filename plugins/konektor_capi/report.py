@@ -37,6 +37,14 @@ def format_summary(summary: dict) -> str:
         lines.append("")
         lines.append("top reasons (not accepted):")
         lines += [f"  {r['n']:>7}  {r['status']:<15} {r['reason']}" for r in reasons]
+    if summary.get("orphan_changes"):
+        lines.append("")
+        orphans = summary["orphan_changes"]
+        lines.append(f"{orphans} status change(s) whose lead no longer exists were not sent")
+    if summary.get("leased_elsewhere"):
+        lines.append("")
+        lines.append("left to another run holding their lease: workspace(s) "
+                     + ", ".join(map(str, summary["leased_elsewhere"])))
     keys = ("pairs", "recorded", "failed", "requests", "duration_s")
     extra = [f"{k}={summary[k]}" for k in keys if k in summary]
     if extra:

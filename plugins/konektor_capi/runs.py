@@ -16,6 +16,11 @@ LATE_COMMIT_GRACE = timedelta(hours=1)
 # Meta takes server events up to 7 days old: the first run looks no further back.
 FIRST_RUN_LOOKBACK = timedelta(days=7)
 HOURLY, BACKFILL = "hourly", "backfill"
+# Meta refuses server events older than 7 days (the whole request fails). An event is sent only while it
+# is younger than that by this margin, so none crosses the line between validation and Meta's answer
+# (queued batches, retries with backoff); older ones are recorded as `skipped`, too old.
+META_MAX_AGE = timedelta(days=7)
+SEND_MARGIN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,16 @@ class RunSpec:
                 "window_end": datetime.fromisoformat(data["window_end"]),
             }
         )
+
+
+def retry_since(run: RunSpec, now: datetime) -> datetime | None:
+    """From when an hourly run also retries pairs outside its window (owed_pairs.sql); None for backfills.
+
+    Hourly runs retry every `failed` pair (one still inside Meta's 7 days is sent, an older one is
+    recorded as too old) and the events sent since this time with a test code the run no longer sends
+    with (now sent live). Backfills keep to their range.
+    """
+    return now - META_MAX_AGE if run.mode == HOURLY else None
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

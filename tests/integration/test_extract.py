@@ -127,3 +127,60 @@ def test_a_small_window_extracts_the_same_changes_as_a_large_one(engine, long_hi
 
     assert ids(2 * N) == ids(0)
     assert len(ids(2 * N)) == N
+
+
+@pytest.fixture
+def failed_before_the_window(konektor, long_history):
+    """100 changes of two days ago whose first pixel's event failed (a token outage), and one sent with a
+    test code the pixel no longer has: what an hourly run retries beside its window."""
+    rows = konektor.execute(
+        "INSERT INTO lead_status_changes (lead_id, to_status, changed_at) "
+        "SELECT 200000 + i, 'new', now() - interval '2 days' FROM generate_series(1, 101) i RETURNING id"
+    )
+    ids = sorted(r[0] for r in rows)
+    konektor.execute(
+        "INSERT INTO sync_logs (status_change_id, pixel_id, lead_id, workspace_id, event_id, event_time, "
+        "status, reason, test_event_code) "
+        "SELECT c.id, '7000000000000001', c.lead_id, %s, 'e' || c.id, c.changed_at, "
+        "CASE WHEN c.id = %s THEN 'accepted' ELSE 'failed' END, "
+        "CASE WHEN c.id = %s THEN NULL ELSE 'meta error 190' END, CASE WHEN c.id = %s THEN 'TEST1' END "
+        "FROM lead_status_changes c WHERE c.id = ANY(%s)",
+        (long_history, ids[-1], ids[-1], ids[-1], ids),
+    )
+    konektor.execute("ANALYZE sync_logs, lead_status_changes, leads")
+    return ids
+
+
+def test_an_hourly_window_reads_its_retries_from_the_partial_indexes_per_pixel(
+    db_uri, failed_before_the_window
+):
+    base = _query(1)
+    hourly = replace(base, window_start=base.window_end - timedelta(minutes=1), expected_pairs=300,
+                     retry_since=base.window_end - timedelta(days=7))  # fmt: skip
+
+    plan = _plan(db_uri, hourly)
+
+    # failed pairs: (pixel_id, status) of sync_logs_not_accepted; test sends: (pixel_id, event_time)
+    assert "sync_logs_not_accepted" in plan and "sync_logs_test_events" in plan
+    assert "pixel_id = ANY" in plan
+    assert "Seq Scan on sync_logs" not in plan
+
+
+def test_retries_come_out_the_same_whatever_the_plan(engine, failed_before_the_window):
+    base = _query(1)
+    hourly = replace(base, retry_since=base.window_end - timedelta(days=7))
+
+    def owed(expected_pairs: int) -> dict[int, str]:
+        query = replace(hourly, expected_pairs=expected_pairs)
+        pages = list(iter_changes(engine, query))
+        return {i: k for page in pages
+                for i, k in zip(page["status_change_id"], page["pixel_keys"], strict=True)}  # fmt: skip
+
+    small, large = owed(2 * N + 101), owed(0)
+    assert small == large
+    retried = {i: small[i] for i in failed_before_the_window if i in small}
+    assert retried == dict.fromkeys(failed_before_the_window, "1")  # the failed and the stale test send
+    # A backfill (no retry_since) keeps to its range.
+    assert not set(failed_before_the_window) & {
+        i for page in iter_changes(engine, base) for i in page["status_change_id"].tolist()
+    }
