@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DeployError, targets.Refused) as exc:
         print(f"make airflow: {exc}", file=sys.stderr)
         down(quiet=True)
-        return 1
+        return 2 if isinstance(exc, targets.Refused) else 1
     except BaseException:
         down(quiet=True)
         raise

@@ -327,7 +327,7 @@ def test_make_airflow_refuses_a_database_without_a_meta_connection(tmp_path):
     env.pop("KONEKTOR_DEV_EMULATOR", None)
     started = time.monotonic()
     refused = _deploy("up", env)
-    assert refused.returncode != 0
+    assert refused.returncode == 2
     assert "AIRFLOW_CONN_META_CAPI is not" in refused.stderr
     assert time.monotonic() - started < 30  # before starting or reading anything
     assert not (tmp_path / "deploy" / "deploy.json").exists() or not json.loads(
