@@ -292,7 +292,12 @@ def pixel_tokens(dsn: str) -> dict[str, str]:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """The newest time a seeded status change may have: the start of the current hour.
+
+    A run now covers its data interval, which ends at the start of this hour; a change seeded later
+    would wait for the next hour's run, and a demo or benchmark run would seem to lose it.
+    """
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def has_changes(dsn: str) -> bool:

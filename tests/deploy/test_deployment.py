@@ -115,7 +115,9 @@ def deployment(konektor, meta, tmp_path_factory):
     env = {**os.environ, "KONEKTOR_DEPLOY_HOME": str(home), "AIRFLOW_CONN_KONEKTOR_DB": konektor.dsn,
            "AIRFLOW_CONN_META_CAPI": json.dumps({"conn_type": "http", "host": meta.base_url,
                                                  "extra": {"api_version": "v25.0"}})}  # fmt: skip
-    env.pop("AIRFLOW_HOME", None)
+    # The deployment's own airflow.cfg, not another test's: AIRFLOW__* in the environment would win over it
+    # (under the full suite, the CLI then wrote its backfill into the in-process tests' metadata database).
+    env = {k: v for k, v in env.items() if k != "AIRFLOW_HOME" and not k.startswith("AIRFLOW__")}
     started = _deploy("up", env)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
