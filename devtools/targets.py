@@ -64,8 +64,8 @@ def for_run(env: Mapping[str, str], command: str) -> Targets:
             raise Refused(
                 f"{DB_VAR} is set but {META_VAR} is not: refusing to {command}. The emulator would answer "
                 f"for Meta and its answers would be recorded in your database as sent. Set {META_VAR} to "
-                f"the Graph API (e.g. '{{\"conn_type\": \"http\", \"host\": \"https://graph.facebook.com\", "
-                f"\"extra\": {{\"api_version\": \"v25.0\"}}}}'), or {OPT_IN_VAR}=1 to use the emulator "
+                f'the Graph API (e.g. \'{{"conn_type": "http", "host": "https://graph.facebook.com", '
+                f'"extra": {{"api_version": "v25.0"}}}}\'), or {OPT_IN_VAR}=1 to use the emulator '
                 "with this database on purpose."
             )
         return Targets(db, None, (f"{OPT_IN_VAR}=1: the configured database with the emulator; events "

@@ -114,7 +114,8 @@ def test_the_dockerfile_copies_what_exists_and_is_not_ignored(dockerfile):
                if line.strip() and not line.startswith("#")}  # fmt: skip
     stages = _stages(dockerfile)
     assert {"requirements.txt", "pyproject.toml", "plugins/", "include/", "dags/"} <= set(
-        _copied(stages["production"]))
+        _copied(stages["production"])
+    )
     assert "devtools/" in _copied(stages["dev"])
     for src in _copied(dockerfile):
         assert (REPO / src).exists(), src

@@ -255,8 +255,9 @@ def _parse(response: requests.Response, secret: str | None = None) -> SendResult
         attempts=1,
         fbtrace_id=trace,
         error=MetaError(
-            message=scrub_and_cut(str(err.get("message") or f"HTTP {response.status_code}"), secret,
-                                  MESSAGE_LIMIT),  # fmt: skip
+            message=scrub_and_cut(
+                str(err.get("message") or f"HTTP {response.status_code}"), secret, MESSAGE_LIMIT
+            ),  # fmt: skip
             http_status=response.status_code,
             code=int(code) if isinstance(code, int) else None,
             subcode=err.get("error_subcode") if isinstance(err.get("error_subcode"), int) else None,

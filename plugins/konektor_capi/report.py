@@ -43,8 +43,10 @@ def format_summary(summary: dict) -> str:
         lines.append(f"{orphans} status change(s) whose lead no longer exists were not sent")
     if summary.get("leased_elsewhere"):
         lines.append("")
-        lines.append("left to another run holding their lease: workspace(s) "
-                     + ", ".join(map(str, summary["leased_elsewhere"])))
+        lines.append(
+            "left to another run holding their lease: workspace(s) "
+            + ", ".join(map(str, summary["leased_elsewhere"]))
+        )
     keys = ("pairs", "recorded", "failed", "requests", "duration_s")
     extra = [f"{k}={summary[k]}" for k in keys if k in summary]
     if extra:

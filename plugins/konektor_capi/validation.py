@@ -93,8 +93,10 @@ def _bad_currency(rows: pd.DataFrame, now: int) -> pd.Series:
     return "deal currency '" + _text(rows["currency"]) + "' is not a 3-letter ISO 4217 code"
 
 
-_NO_WABA = ("no WhatsApp Business Account ID: {} (Meta would reject it: Missing Page ID Or WhatsApp Business "
-            "account ID)")
+_NO_WABA = (
+    "no WhatsApp Business Account ID: {} (Meta would reject it: Missing Page ID Or WhatsApp Business "
+    "account ID)"
+)
 
 
 def _no_waba(rows: pd.DataFrame, now: int) -> pd.Series | str:

@@ -136,8 +136,14 @@ def deployment(konektor, meta, tmp_path_factory):
 
 
 def _drop_metadata_database(env: dict[str, str]) -> None:
-    name = subprocess.run([sys.executable, "-c", "from devtools import deploy; print(deploy.meta_db())"],
-                          cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    name = subprocess.run(
+        [sys.executable, "-c", "from devtools import deploy; print(deploy.meta_db())"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     conn = psycopg2.connect(embedded_pg.start())
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -235,8 +241,12 @@ def test_a_refused_token_fails_its_group_at_once_and_a_cleared_rerun_completes(d
         "reset_dag_runs": True})  # fmt: skip
     time.sleep(2)
     assert airflow.wait_for(run_id, timeout=120)["state"] == "success"
-    outcomes = dict(konektor.execute("SELECT status, count(*) FROM sync_logs "
-                                     "WHERE status_change_id = ANY(%s) GROUP BY 1", (good + refused,)))
+    outcomes = dict(
+        konektor.execute(
+            "SELECT status, count(*) FROM sync_logs WHERE status_change_id = ANY(%s) GROUP BY 1",
+            (good + refused,),
+        )
+    )
     assert outcomes == {"accepted": 5}
     assert meta.stats()["duplicates"] == 0
 
@@ -333,4 +343,5 @@ def test_make_airflow_refuses_a_database_without_a_meta_connection(tmp_path):
     assert "AIRFLOW_CONN_META_CAPI is not" in refused.stderr
     assert time.monotonic() - started < 30  # before starting or reading anything
     assert not (tmp_path / "deploy" / "deploy.json").exists() or not json.loads(
-        (tmp_path / "deploy" / "deploy.json").read_text()).get("pids")
+        (tmp_path / "deploy" / "deploy.json").read_text()
+    ).get("pids")

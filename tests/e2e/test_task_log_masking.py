@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 TOKEN = "EAAmaskProbe+Token/42xyz"
 
 PROBE_DAG = textwrap.dedent(
-    '''
+    """
     import logging
     import os
 
@@ -47,7 +47,7 @@ PROBE_DAG = textwrap.dedent(
 
 
     konektor_mask_probe()
-    '''
+    """
 )
 
 

@@ -61,7 +61,9 @@ def test_a_configured_database_without_a_graph_connection_is_refused(argv, user_
 
 
 def test_the_refusal_comes_before_the_database_is_read(airflow_home, monkeypatch, capsys):
-    monkeypatch.setenv("AIRFLOW_CONN_KONEKTOR_DB", "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=1")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KONEKTOR_DB", "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=1"
+    )
     monkeypatch.delenv("AIRFLOW_CONN_META_CAPI", raising=False)
     monkeypatch.delenv("KONEKTOR_DEV_EMULATOR", raising=False)
     assert run_dag.main(["sync"]) == 2

@@ -39,8 +39,19 @@ numeric = st.one_of(
     st.decimals(min_value=-(10**15), max_value=10**15, places=2, allow_nan=False).map(str),
 )
 dates = st.one_of(
-    st.sampled_from(["NULL", "'infinity'", "'-infinity'", "'0044-03-15 BC'", "'10000-01-01'", "'1899-12-31'",
-                     "'5874897-12-31'", "'4713-01-01 BC'", "current_date + 1"]),  # fmt: skip
+    st.sampled_from(
+        [
+            "NULL",
+            "'infinity'",
+            "'-infinity'",
+            "'0044-03-15 BC'",
+            "'10000-01-01'",
+            "'1899-12-31'",
+            "'5874897-12-31'",
+            "'4713-01-01 BC'",
+            "current_date + 1",
+        ]
+    ),  # fmt: skip
     st.dates().map(lambda d: f"'{d.isoformat()}'"),
 )
 stamps = st.one_of(
@@ -54,8 +65,11 @@ TEXT_COLUMNS = ("email", "phone", "first_name", "last_name", "city", "state", "z
 lead = st.fixed_dictionaries(
     {
         **{c: text for c in TEXT_COLUMNS},
-        "deal_currency": st.one_of(st.none(), st.text(max_size=3).filter(lambda t: "\x00" not in t),
-                                   st.sampled_from(["IDR", "usd", " EU"])),  # fmt: skip
+        "deal_currency": st.one_of(
+            st.none(),
+            st.text(max_size=3).filter(lambda t: "\x00" not in t),
+            st.sampled_from(["IDR", "usd", " EU"]),
+        ),  # fmt: skip
         "deal_value": numeric,
         "date_of_birth": dates,
         "created_at": stamps,
@@ -79,8 +93,10 @@ workspace = st.fixed_dictionaries(
 
 def _reset(conn, ws: dict) -> None:
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE lead_status_changes, leads, whatsapp_sessions, meta_pixels, workspaces, "
-                    "sync_logs, sync_runs, sync_run_groups, sync_watermark")
+        cur.execute(
+            "TRUNCATE lead_status_changes, leads, whatsapp_sessions, meta_pixels, workspaces, "
+            "sync_logs, sync_runs, sync_run_groups, sync_watermark"
+        )
         cur.execute("INSERT INTO workspaces (id, name, default_country, default_currency, lead_source_name) "
                     "VALUES (1, 'ws', %s, %s, %s)",
                     (ws["default_country"], ws["default_currency"], ws["lead_source_name"]))  # fmt: skip

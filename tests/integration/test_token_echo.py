@@ -47,8 +47,14 @@ def everything_kept(konektor, summary: dict) -> str:
         ({"kind": "echo_token"}, "partial_failure"),
         # the client cuts Meta's error message at 500 characters: this cut lands 10 characters into
         # the first echoed token
-        ({"kind": "echo_token", "answer": "error", "pad": 500 - len("Invalid OAuth access token: ")
-          - len("access_token=") - 10}, "failed"),  # fmt: skip
+        (
+            {
+                "kind": "echo_token",
+                "answer": "error",
+                "pad": 500 - len("Invalid OAuth access token: ") - len("access_token=") - 10,
+            },
+            "failed",
+        ),  # fmt: skip
     ],
     ids=["partial", "error-cut-by-the-client"],
 )

@@ -52,7 +52,9 @@ def test_an_unusable_deal_value_holds_a_purchase_and_nothing_else():
 def test_an_unusable_change_time_skips_the_event_naming_the_column():
     events = build(changes({"changed_at": pd.NaT, "unusable_changed_at": "infinity"}, {}))
     assert events[INPUT_PROBLEM].tolist() == [
-        "lead_status_changes.changed_at is not a usable timestamp ('infinity')", None]
+        "lead_status_changes.changed_at is not a usable timestamp ('infinity')",
+        None,
+    ]
     assert events["event_time"].tolist() == [0, int(CHANGED.timestamp())]
 
 
