@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="shift the emulator's clock (positive = emulator is ahead)",
     )
+    parser.add_argument(
+        "--round-trip-ms", type=int, default=0, help="answer each events POST after this many ms (default 0)"
+    )
+    parser.add_argument(
+        "--round-trip-jitter-ms", type=int, default=0, help="plus up to this many ms, uniformly (default 0)"
+    )
     return parser
 
 
@@ -76,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         future_skew_seconds=args.future_skew_seconds,
         waba_subcode=args.waba_subcode,
         clock_offset_seconds=args.clock_offset_seconds,
+        round_trip_ms=args.round_trip_ms,
+        round_trip_jitter_ms=args.round_trip_jitter_ms,
     )
     pixels = load_pixels_file(args.pixels_file) if args.pixels_file else {}
     app = EmulatorApp(

@@ -296,6 +296,9 @@ class RuleConfig:
     future_skew_seconds: int = 60
     waba_subcode: int = DEFAULT_WABA_SUBCODE
     clock_offset_seconds: int = 0  # added to the emulator's clock (simulate skew / ageing)
+    # Meta's round trip: each events POST is answered after this many ms plus up to jitter ms more.
+    round_trip_ms: int = 0
+    round_trip_jitter_ms: int = 0
 
     def updated(self, changes: dict[str, Any]) -> RuleConfig:
         unknown = set(changes) - set(self.__slots__)
@@ -304,6 +307,8 @@ class RuleConfig:
         for key, value in changes.items():
             if type(value) is not int:
                 raise ValueError(f"config {key} must be an integer")
+            if key.startswith("round_trip") and value < 0:
+                raise ValueError(f"config {key} must be >= 0")
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, int]:

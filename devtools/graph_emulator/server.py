@@ -11,6 +11,7 @@ log line goes through `scrub()`.
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import socket
 import socketserver
@@ -142,6 +143,7 @@ class Stats:
         self.per_pixel: dict[str, dict[str, int]] = {}
         self.handler_seconds = 0.0
         self.admin_requests = 0
+        self.peak_in_flight = 0  # the most events POSTs held at once (round trip included)
 
     def pixel(self, pixel_id: str) -> dict[str, int]:
         counters = self.per_pixel.get(pixel_id)
@@ -170,6 +172,7 @@ class Stats:
             "per_pixel": {pid: dict(counters) for pid, counters in self.per_pixel.items()},
             "handler_seconds": round(self.handler_seconds, 6),
             "admin_requests": self.admin_requests,
+            "peak_in_flight": self.peak_in_flight,
         }
 
 
@@ -198,6 +201,7 @@ class EmulatorApp:
         self._set_config(self._initial_config)
         self.faults = FaultRegistry()
         self.seq = 0
+        self.in_flight = 0  # events POSTs being handled now; outlives a reset (they are still open)
         # per pixel: "<event_name>\x1f<event_id>" keys (plain strings: compact and not GC-tracked)
         self.dedup: dict[str, set[str]] = {}
         self.events: list[dict[str, Any]] = []
@@ -242,14 +246,29 @@ class EmulatorApp:
         with self.lock:
             self.seq += 1
             seq = self.seq
-        ctx = FaultContext(pixel_id, version, seq, body)
-        selected = self.faults.select(pixel_id)
-        if selected:
-            outcome = FaultRegistry.run(selected, ctx, lambda: self._process(ctx, query, headers, body))
-        else:
-            outcome = self._process(ctx, query, headers, body)
-        self._count(pixel_id, outcome, selected)
-        return outcome
+            self.in_flight += 1
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.in_flight)
+        try:
+            ctx = FaultContext(pixel_id, version, seq, body)
+            selected = self.faults.select(pixel_id)
+            if selected:
+                outcome = FaultRegistry.run(selected, ctx, lambda: self._process(ctx, query, headers, body))
+            else:
+                outcome = self._process(ctx, query, headers, body)
+            self._count(pixel_id, outcome, selected)
+            self._round_trip()
+            return outcome
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _round_trip(self) -> None:
+        """Holds the answer as long as Meta would take: round_trip_ms plus a uniform share of the jitter."""
+        cfg = self.config
+        jitter = cfg.round_trip_jitter_ms
+        delay = cfg.round_trip_ms + (random.uniform(0, jitter) if jitter else 0)
+        if delay > 0:
+            time.sleep(delay / 1000)
 
     def _authorize(self, pixel_id: str, token: Any) -> MetaError | None:
         if not token or type(token) is not str:
@@ -483,6 +502,7 @@ class EmulatorApp:
             self.events = []
             self.dedup = {}
             self.stats = Stats()
+            self.stats.peak_in_flight = self.in_flight
             self.seq = 0
             if clear_pixels:
                 self.pixels = {}
