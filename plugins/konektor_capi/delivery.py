@@ -1,4 +1,4 @@
-"""Delivering a group's work: send each batch to Meta and record each outcome, one batch after the other.
+"""Delivering a group's work: send its batches to Meta, several at a time, and record each outcome.
 
 Preparing the batches (parse, normalise, hash, validate, encode) is CPU work in Python; delivering
 them is mostly waiting, on the Graph API and on PostgreSQL. In one process the two fight over the
@@ -7,8 +7,9 @@ finish, which doubled the time per batch at 1M events. So by default delivery ru
 process (`DeliveryProcess`) fed through a bounded queue, while the task's process prepares.
 `deliver_in_thread` keeps both in one process (tests that patch the recorder use it).
 
-Either way the delivering side sends and records strictly in turn, so a crash loses at most the
-outcome of the batch in flight, which the rerun resends with the same event ids.
+Either way the delivering side keeps up to `max_in_flight` requests out and records each answer as it
+arrives (concurrent_sender.py, in_flight.py), so a crash loses at most the outcomes of the batches in
+flight, which the rerun resends with the same event ids.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from konektor_capi.concurrent_sender import ConcurrentSender
 from konektor_capi.gc_tuning import fewer_collections
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig, SendResult
+from konektor_capi.in_flight import AdaptiveLimit, Gate
 from konektor_capi.outcomes import COPY_KEY, Outcomes
 from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.prefetch import prefetch
@@ -63,7 +66,10 @@ class DeliveryResult:
     reasons: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
     requests: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)  # http, record, idle: where delivery's time went
+    # http, record (summed over threads), idle (waiting for prepared batches): where delivery's time went
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_in_flight: int = 0  # the most requests out at once
+    throttled: int = 0  # answers that were Meta's throttling
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class DeliverySetup:
 class _Clock:
     def __init__(self) -> None:
         self.seconds: Counter = Counter()
+        self._lock = threading.Lock()
 
     def timed(self, name: str, func: Callable) -> Callable:
         def wrapper(*args, **kwargs):
@@ -86,7 +93,9 @@ class _Clock:
             try:
                 return func(*args, **kwargs)
             finally:
-                self.seconds[name] += time.perf_counter() - started
+                elapsed = time.perf_counter() - started
+                with self._lock:
+                    self.seconds[name] += elapsed
 
         return wrapper
 
@@ -101,21 +110,24 @@ class _Clock:
 
 
 def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) -> DeliveryResult:
-    """Sends and records every item, in order, in the calling thread."""
+    """Sends and records every item; the calling thread hands them over in order."""
     clock = _Clock()
+    gate = Gate(AdaptiveLimit(setup.graph.max_in_flight))
     with OutcomeRecorder(engine) as recorder:
-        record = clock.timed("record", recorder.record)
-        timed_client = _TimedClient(client, clock)
-        senders = {key: PixelSender(timed_client, target, _as_sent(record, target), setup.run_id)
-                   for key, target in setup.targets.items()}  # fmt: skip
-        for item in clock.waited(iter(items)):
-            if isinstance(item, Skip):
-                record(item.outcomes)
-            else:
-                senders[item.pixel_key].send_batch(item.batch)
+        with ConcurrentSender(clock.timed("record", recorder.record), setup.graph.max_in_flight) as pool:
+            timed_client = _GatedClient(client, gate, clock)
+            senders = {key: PixelSender(timed_client, target, _as_sent(pool.record_answer, target),
+                                        setup.run_id) for key, target in setup.targets.items()}  # fmt: skip
+            for item in clock.waited(iter(items)):
+                if isinstance(item, Skip):
+                    pool.record(item.outcomes)
+                else:
+                    pool.send(senders[item.pixel_key], item.batch)
+            pool.finish()
         return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
                               sum(s.requests for s in senders.values()),
-                              {k: round(v, 3) for k, v in clock.seconds.items()})  # fmt: skip
+                              {k: round(v, 3) for k, v in clock.seconds.items()},
+                              gate.peak, gate.throttled)  # fmt: skip
 
 
 def _as_sent(record: Callable[[Outcomes], None], target: PixelTarget) -> Callable[[Outcomes], None]:
@@ -126,9 +138,14 @@ def _as_sent(record: Callable[[Outcomes], None], target: PixelTarget) -> Callabl
     return lambda outcomes: record(replace(outcomes, test_event_code=code))
 
 
-class _TimedClient:
-    def __init__(self, client: GraphApiClient, clock: _Clock) -> None:
-        self.send: Callable[[str, bytes], SendResult] = clock.timed("http", client.send)
+class _GatedClient:
+    """The client as PixelSender sees it: every attempt through the task's gate, its time on the clock."""
+
+    def __init__(self, client: GraphApiClient, gate: Gate, clock: _Clock) -> None:
+        def send(pixel_id: str, body: bytes, secret: str | None = None) -> SendResult:
+            return client.send(pixel_id, body, secret=secret, gate=gate)
+
+        self.send: Callable[..., SendResult] = clock.timed("http", send)
 
 
 def deliver_in_thread(work: Iterator, setup: DeliverySetup, engine, client) -> DeliveryResult:
@@ -152,6 +169,10 @@ def deliver_in_process(work: Iterator, setup: DeliverySetup) -> DeliveryResult:
 
 class DeliveryFailed(RuntimeError):
     """The delivery process raised; its traceback (tokens scrubbed) is the message."""
+
+
+class DeliveryAborted(RuntimeError):
+    """The task's side failed: the delivery process stops after the batches in flight."""
 
 
 class DeliveryProcess:
@@ -205,7 +226,7 @@ class DeliveryProcess:
 
     def __exit__(self, exc_type, *exc) -> None:
         if exc_type is not None and self._process.is_alive():
-            # Stop after the batch in flight: queued batches were never sent, so nothing is lost.
+            # Stop after the batches in flight: queued batches were never sent, so nothing is lost.
             self._abort.set()
             self._process.join(timeout=60)
         if self._process.is_alive():
@@ -246,7 +267,9 @@ def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
                 item = inbox.get(timeout=1)
             except queue.Empty:  # a task killed outright never sends the end: see _exit_with
                 continue
-            if item is None or abort.is_set():
+            if abort.is_set():
+                raise DeliveryAborted("the task stopped: batches not yet sent are left to the rerun")
+            if item is None:
                 return
             yield item
 

@@ -14,6 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from konektor_capi.config_error import ConfigError
+from konektor_capi.in_flight import DEFAULT_MAX_IN_FLIGHT, Gate
 from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide
 from konektor_capi.scrub import scrub_and_cut
 
@@ -29,6 +30,8 @@ class GraphApiConfig:
     # Meta: most answers come in under 600 ms; 1.5 s is typical. A 1000-event batch needs more room.
     read_timeout: float = 10.0
     backoff: Backoff = field(default_factory=Backoff)
+    # Requests a sync task keeps in flight at most (see in_flight.py); throttling lowers it for a while.
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     @classmethod
     def from_mapping(cls, host: str | None, extra: Mapping | None) -> GraphApiConfig:
@@ -49,11 +52,13 @@ class GraphApiConfig:
             connect_timeout=_number(extra, "connect_timeout", cls.connect_timeout),
             read_timeout=_number(extra, "read_timeout", cls.read_timeout),
             backoff=backoff,
+            max_in_flight=_in_flight(extra),
         )
 
 
 GRAPH_KEYS = frozenset(
     {"api_version", "connect_timeout", "read_timeout", "max_retries", "backoff_base", "backoff_cap"}
+    | {"max_in_flight"}
 )
 API_VERSION = re.compile(r"v[0-9]+\.[0-9]+")
 
@@ -144,6 +149,13 @@ def _count(extra: Mapping, key: str, default: int) -> int:
     return int(number)
 
 
+def _in_flight(extra: Mapping) -> int:
+    count = _count(extra, "max_in_flight", GraphApiConfig.max_in_flight)
+    if count < 1:
+        raise ConfigError("extra.max_in_flight", f"{_shown(extra['max_in_flight'])} must be at least 1")
+    return count
+
+
 @dataclass(frozen=True)
 class SendResult:
     attempts: int
@@ -168,9 +180,10 @@ class GraphApiClient:
         self.config = config
         self._sleep = sleep
         self._session = session or requests.Session()
-        # Connection reuse: one keep-alive connection per host serves every batch of a task.
-        self._session.mount("http://", HTTPAdapter(pool_maxsize=4, max_retries=0))
-        self._session.mount("https://", HTTPAdapter(pool_maxsize=4, max_retries=0))
+        # Connection reuse: a keep-alive connection per request in flight serves every batch of a task.
+        size = max(4, config.max_in_flight)
+        self._session.mount("http://", HTTPAdapter(pool_maxsize=size, max_retries=0))
+        self._session.mount("https://", HTTPAdapter(pool_maxsize=size, max_retries=0))
 
     def events_url(self, pixel_id: str) -> str:
         return f"{self.config.base_url}/{self.config.api_version}/{pixel_id}/events"
@@ -193,12 +206,18 @@ class GraphApiClient:
             return SendResult(attempts=1, error=MetaError(message=message))
         return _parse(response, secret)
 
-    def send(self, pixel_id: str, body: bytes, secret: str | None = None) -> SendResult:
-        """POST with retries for what the policy calls transient; returns the final answer."""
+    def send(
+        self, pixel_id: str, body: bytes, secret: str | None = None, gate: Gate | None = None
+    ) -> SendResult:
+        """POST with retries for what the policy calls transient; returns the final answer. With a
+        `gate`, each attempt waits for a slot of it and tells it how Meta answered."""
         backoff = self.config.backoff
         attempts = 0
         while True:
-            result = self.post_once(pixel_id, body, secret)
+            if gate is None:
+                result = self.post_once(pixel_id, body, secret)
+            else:
+                result = gate.call(self.post_once, pixel_id, body, secret)
             attempts += 1
             if result.ok:
                 return _with_attempts(result, attempts, None)

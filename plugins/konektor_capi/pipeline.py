@@ -105,6 +105,8 @@ class GroupResult:
     validation: list[dict] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)  # (pixel id, reason) of failed events
     delivery_seconds: dict[str, float] = field(default_factory=dict)
+    peak_in_flight: int = 0  # the most requests to Meta out at once
+    throttled: int = 0  # answers that were Meta's throttling (each halved the requests in flight)
     # Workspaces of the group another run held the lease of: left to that run, not synced here.
     leased_elsewhere: list[int] = field(default_factory=list)
 
@@ -136,6 +138,8 @@ class GroupResult:
             "requests": self.requests,
             "failed": self.failed,
             "delivery_seconds": self.delivery_seconds,
+            "peak_in_flight": self.peak_in_flight,
+            "throttled": self.throttled,
             "leased_elsewhere": self.leased_elsewhere,
         }
 
@@ -224,10 +228,10 @@ def sync_group(
 ) -> GroupResult:
     """Extract, normalise, validate, build, send and record one group's unfinished events.
 
-    This process prepares the batches; sending and recording them happens one batch after the other
-    in a child process (`delivery="process"`, see delivery.py) or in this one while a thread
-    prepares (`delivery="thread"`); "auto" takes the child process for groups large enough to repay
-    its start-up (about half a second).
+    This process prepares the batches; sending them (up to `max_in_flight` requests at once) and
+    recording each answer as it arrives happens in a child process (`delivery="process"`, see
+    delivery.py) or in this one while a thread prepares (`delivery="thread"`); "auto" takes the child
+    process for groups large enough to repay its start-up (about half a second).
 
     First it takes a lease on each workspace of the group (a PostgreSQL advisory lock, held by a
     connection of its own until the group is done): two runs never send one workspace's events at
@@ -344,6 +348,7 @@ def _sync_group(
             done = deliver_in_thread(work, setup, engine, client)
         result.counts, result.reasons, result.failures = done.counts, done.reasons, done.failures
         result.requests, result.delivery_seconds = done.requests, done.seconds
+        result.peak_in_flight, result.throttled = done.peak_in_flight, done.throttled
     _store_group_result(engine, run, result)
     return result
 

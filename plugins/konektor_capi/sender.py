@@ -7,6 +7,7 @@ not yet sent fails with that reason, and other pixels (other tasks) go on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -72,6 +73,7 @@ class PixelSender:
         self.run_id = run_id
         self.pixel_error: SendResult | None = None
         self.requests = 0
+        self._lock = threading.Lock()  # batches of one pixel may be sent from several threads
 
     def send_batch(self, batch: pd.DataFrame, body: bytes | None = None) -> None:
         """Sends one batch of at most MAX_BATCH events; `body` is its request body when already built."""
@@ -86,7 +88,8 @@ class PixelSender:
     def _send(self, batch: pd.DataFrame, body: bytes | None = None) -> None:
         body = body if body is not None else self.body(batch)
         result = self.client.send(self.target.pixel_id, body, secret=self.target.access_token)
-        self.requests += result.attempts
+        with self._lock:
+            self.requests += result.attempts
         if result.ok:
             partial = bool(result.messages) or result.events_received < len(batch)
             self.record(self._outcomes(batch, PARTIAL if partial else ACCEPTED, result, result.attempts))
