@@ -70,6 +70,7 @@ class DeliveryResult:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_in_flight: int = 0  # the most requests out at once
     throttled: int = 0  # answers that were Meta's throttling
+    lowest_limit: int = 0  # the fewest requests in flight throttling allowed
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
         return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
                               sum(s.requests for s in senders.values()),
                               {k: round(v, 3) for k, v in clock.seconds.items()},
-                              gate.peak, gate.throttled)  # fmt: skip
+                              gate.peak, gate.throttled, gate.lowest)  # fmt: skip
 
 
 def _as_sent(record: Callable[[Outcomes], None], target: PixelTarget) -> Callable[[Outcomes], None]:

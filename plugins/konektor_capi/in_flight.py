@@ -70,6 +70,7 @@ class Gate:
         self.in_flight = 0
         self.peak = 0  # the most requests this gate let through at once
         self.throttled = 0  # answers that were throttling
+        self.lowest = limit.limit  # the lowest the limit went
 
     def call(self, attempt: Callable, *args, **kwargs):
         """`attempt(*args, **kwargs)`, which returns a graph_client.SendResult, inside a slot."""
@@ -99,4 +100,5 @@ class Gate:
                 self.limit.answered(sent_in, ok=error is None, throttled=throttled,
                                     retry_after=error.retry_after if error else None,
                                     now=self._clock())  # fmt: skip
+                self.lowest = min(self.lowest, self.limit.limit)
             self._cond.notify_all()

@@ -106,7 +106,8 @@ class GroupResult:
     failures: Counter = field(default_factory=Counter)  # (pixel id, reason) of failed events
     delivery_seconds: dict[str, float] = field(default_factory=dict)
     peak_in_flight: int = 0  # the most requests to Meta out at once
-    throttled: int = 0  # answers that were Meta's throttling (each halved the requests in flight)
+    throttled: int = 0  # answers that were Meta's throttling
+    lowest_limit: int = 0  # the fewest requests in flight the throttling allowed (max_in_flight: none)
     # Workspaces of the group another run held the lease of: left to that run, not synced here.
     leased_elsewhere: list[int] = field(default_factory=list)
 
@@ -140,6 +141,7 @@ class GroupResult:
             "delivery_seconds": self.delivery_seconds,
             "peak_in_flight": self.peak_in_flight,
             "throttled": self.throttled,
+            "lowest_limit": self.lowest_limit,
             "leased_elsewhere": self.leased_elsewhere,
         }
 
@@ -349,6 +351,7 @@ def _sync_group(
         result.counts, result.reasons, result.failures = done.counts, done.reasons, done.failures
         result.requests, result.delivery_seconds = done.requests, done.seconds
         result.peak_in_flight, result.throttled = done.peak_in_flight, done.throttled
+        result.lowest_limit = done.lowest_limit
     _store_group_result(engine, run, result)
     return result
 

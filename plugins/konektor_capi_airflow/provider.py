@@ -65,6 +65,12 @@ def get_provider_info() -> dict:
                         "label": "Read timeout (s)",
                         "schema": {"type": ["number", "null"], "default": 10},
                     },
+                    "max_in_flight": {
+                        "label": "Requests in flight per task",
+                        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1},
+                        "description": "At most this many requests to Meta at once per sync task; "
+                        "Meta's throttling lowers it for a while.",
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login"],

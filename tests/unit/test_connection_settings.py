@@ -26,13 +26,14 @@ def error_of(**kwargs) -> str:
 
 def test_a_good_connection_with_every_key() -> None:
     extra = {"api_version": "v24.0", "connect_timeout": 1.5, "read_timeout": "7", "max_retries": 0,
-             "backoff_base": 0.1, "backoff_cap": 2, "test_pixel_id": "1",
+             "backoff_base": 0.1, "backoff_cap": 2, "test_pixel_id": "1", "max_in_flight": "3",
              "event_names": {"won": "CompleteRegistration"},
              "messaging_event_names": {"won": "AddToCart"}}  # fmt: skip
     got = settings(json.dumps(extra), host=HOST + "/")
     assert got.graph.base_url == HOST and got.graph.api_version == "v24.0"
     assert (got.graph.connect_timeout, got.graph.read_timeout) == (1.5, 7.0)
     assert (got.graph.backoff.max_retries, got.graph.backoff.base, got.graph.backoff.cap) == (0, 0.1, 2.0)
+    assert got.graph.max_in_flight == 3
     assert got.mapping.crm["won"] == "CompleteRegistration" and got.mapping.messaging["won"] == "AddToCart"
 
 
@@ -83,6 +84,8 @@ def test_ui_prefixed_keys_are_read() -> None:
         ({"extra": {"max_retries": -1}}, "extra.max_retries -1 is not a whole number >= 0"),
         ({"extra": {"max_retries": 2.5}}, "extra.max_retries 2.5 is not a whole number >= 0"),
         ({"extra": {"max_retries": "many"}}, "extra.max_retries 'many' is not a number"),
+        ({"extra": {"max_in_flight": 0}}, "extra.max_in_flight 0 must be at least 1"),
+        ({"extra": {"max_in_flight": 1.5}}, "extra.max_in_flight 1.5 is not a whole number >= 0"),
         ({"extra": {"event_names": {"won": "Purchased"}}},
          "extra.event_names.won 'Purchased' is not a Meta standard event: one of AddPaymentInfo, "),
         ({"extra": {"event_names": {"won": None}}}, "extra.event_names.won None is not a Meta standard"),
