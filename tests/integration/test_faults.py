@@ -248,10 +248,12 @@ def test_crash_during_extract_leaves_nothing_half_done_and_the_rerun_finishes(
 
 
 def test_watermark_stays_put_while_any_pair_of_the_window_lacks_an_outcome(
-    engine, client, konektor, meta, two_pixels, monkeypatch
+    engine, konektor, meta, two_pixels, monkeypatch, emulator
 ):
     from konektor_capi.pipeline import IncompleteRun, finish_run
 
+    # one request in flight: GOOD's batch (first in order) is answered and recorded before BAD's
+    client = GraphApiClient(GraphApiConfig(base_url=emulator.base_url, max_in_flight=1))
     leads_with_changes(konektor, two_pixels, 50)
     mapping = EventMapping()
     run = open_run(engine, "partial-run", mode="hourly", window_end=now())
