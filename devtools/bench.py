@@ -48,6 +48,7 @@ import psycopg2
 
 from devtools import demo_data, embedded_pg, run_dag, stack
 from devtools.bench_sdk import SdkSender
+from devtools.bench_sdk_async import IN_FLIGHT, AsyncSdkSender
 from devtools.bench_stages import OVERHEAD, PARTS, STAGES, run_staged
 from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
 from konektor_capi import sql
@@ -198,8 +199,10 @@ PSS_INTERVAL = 1.0
 class RssSampler:
     """Peak RSS of this process's child process trees (minus `exclude` and theirs), or of `self_only`."""
 
-    def __init__(self, exclude: set[int] = frozenset(), interval: float = 0.1, self_only: bool = False):
+    def __init__(self, exclude: set[int] = frozenset(), interval: float = 0.1, self_only: bool = False,
+                 with_self: bool = False):  # fmt: skip
         self.exclude = set(exclude)
+        self.with_self = with_self
         self.interval = interval
         self.self_only = self_only
         self.peak_tree = 0
@@ -225,7 +228,7 @@ class RssSampler:
         me = psutil.Process()
         if self.self_only:
             return [me]
-        out: list[psutil.Process] = []
+        out: list[psutil.Process] = [me] if self.with_self else []
         for child in me.children(recursive=False):
             if child.pid in self.exclude:
                 continue
@@ -453,7 +456,8 @@ def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict
     client = GraphApiClient(GraphApiConfig(base_url=emulator.base_url, api_version="v25.0"))
     profiler = cProfile.Profile() if profile else None
     try:
-        with RssSampler(self_only=True) as rss, CpuMeter(emulator.pid) as cpu:
+        # this process and its delivery children, not the emulator
+        with RssSampler(exclude={emulator.pid}, with_self=True) as rss, CpuMeter(emulator.pid) as cpu:
             if profiler:
                 profiler.enable()
             staged = run_staged(engine, client)
@@ -479,11 +483,15 @@ def inprocess_phase(data: Dataset, emulator, profile: str | None = None) -> dict
         "failed": staged.summary["failed"],
         "outcomes": staged.outcomes,
         "changes_with_outcome": outcome_counts(data.db_uri)["changes_with_outcome"],
-        "peak_rss_bench_process": rss.peak_tree,
+        "peak_rss_bench_process": rss.peak_single,
+        "peak_rss": rss.peak_tree,
+        "peak_in_flight": staged.peak_in_flight,
         "cpu_seconds": cpu.seconds(),
         "concurrent_runs": sorted(rss.others),
         "run": staged.run.to_dict(),
-        "emulator": {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")},
+        "emulator": {
+            k: stats.get(k) for k in ("requests", "events_received", "handler_seconds", "peak_in_flight")
+        },  # fmt: skip
     }
     if profiler:
         result["profile"] = _profile_report(profiler, profile)
@@ -514,13 +522,9 @@ def pixel_keys(dsn: str) -> tuple[pd.Series, list[int]]:
     return ids, sorted({workspace for _, _, workspace in rows})
 
 
-def sdk_phase(data: Dataset, emulator, run: dict[str, Any], page_size: int = 50_000) -> dict[str, Any]:
-    """The SDK baseline over the same extracted rows, restricted to the events our run sent."""
-    sent = sent_events(data.db_uri).set_index(["status_change_id", "pixel_id"])
+def sdk_rows(data: Dataset, run: dict[str, Any], sent: pd.DataFrame, page_size: int = 50_000) -> Iterator:
+    """The extracted rows, page by page, restricted to the events our run sent, with its decisions."""
     reset_outputs(data.db_uri)  # the extract leaves out pairs that have an outcome: see them all again
-    admin = EmulatorAdmin(emulator.base_url)
-    admin.reset()
-    tokens, test_codes = pixel_settings(data.db_uri)
     mapping = EventMapping()
     pixel_ids, workspaces = pixel_keys(data.db_uri)
     query = ExtractQuery(
@@ -530,32 +534,53 @@ def sdk_phase(data: Dataset, emulator, run: dict[str, Any], page_size: int = 50_
         workspace_ids=workspaces,
     )
     engine = make_engine(embedded_pg.sqlalchemy_url(data.db_uri))
-    sender = SdkSender(emulator.base_url, tokens, test_codes)
-    extract_seconds = 0.0
-    watch = RssSampler(self_only=True, interval=0.5).__enter__()
     try:
-        pages = iter_changes(engine, query, page_size=page_size)
-        while True:
-            started = time.perf_counter()
-            page = next(pages, None)
-            extract_seconds += time.perf_counter() - started
-            if page is None:
-                break
-            # Untimed: keep the rows our run sent, with its per-row decisions (see bench_sdk).
+        for page in iter_changes(engine, query, page_size=page_size):
+            # Keep the rows our run sent, with its per-row decisions (see bench_sdk).
             positions, keys = pixel_pairs(page["pixel_keys"])
             pairs = page.drop(columns=["pixel_keys"]).take(positions)
             pairs["pixel_id"] = pixel_ids[keys].to_numpy()
-            rows = pairs.join(sent, on=["status_change_id", "pixel_id"], how="inner")
+            yield pairs.join(sent, on=["status_change_id", "pixel_id"], how="inner")
+    finally:
+        engine.dispose()
+
+
+def sdk_phase(data: Dataset, emulator, run: dict[str, Any], sent: pd.DataFrame) -> dict[str, Any]:
+    """The SDK baseline, one request after the other, over the same rows: the events our run sent."""
+    admin = EmulatorAdmin(emulator.base_url)
+    admin.reset()
+    tokens, test_codes = pixel_settings(data.db_uri)
+    sender = SdkSender(emulator.base_url, tokens, test_codes)
+    extract_seconds = 0.0
+    with RssSampler(self_only=True, interval=0.5) as watch:
+        pages = sdk_rows(data, run, sent)
+        while True:
+            started = time.perf_counter()
+            rows = next(pages, None)  # untimed: the extract, and the rows our run sent
+            extract_seconds += time.perf_counter() - started
+            if rows is None:
+                break
             sender.add_rows(rows)
         result = sender.flush()
-    finally:
-        watch.__exit__(None, None, None)
-        engine.dispose()
-    stats = admin.stats()
-    emulator_stats = {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds")}
     return {**asdict(result), "seconds": result.seconds, "normalise_seconds": result.normalise_seconds,
-            "extract_seconds": extract_seconds, "expected_events": len(sent),
-            "emulator": emulator_stats, "concurrent_runs": sorted(watch.others)}  # fmt: skip
+            "extract_seconds": extract_seconds, "expected_events": len(sent), "peak_rss": watch.peak_tree,
+            "emulator": _emulator_figures(admin), "concurrent_runs": sorted(watch.others)}  # fmt: skip
+
+
+def sdk_async_phase(data: Dataset, emulator, run: dict[str, Any], sent: pd.DataFrame) -> dict[str, Any]:
+    """The SDK's EventRequestAsync, IN_FLIGHT requests at once, over the same rows (bench_sdk_async)."""
+    admin = EmulatorAdmin(emulator.base_url)
+    admin.reset()
+    tokens, test_codes = pixel_settings(data.db_uri)
+    with RssSampler(self_only=True, interval=0.5) as watch:
+        result = AsyncSdkSender(emulator.base_url, tokens, test_codes).run(sdk_rows(data, run, sent))
+    return {**result, "expected_events": len(sent), "peak_rss": watch.peak_tree,
+            "emulator": _emulator_figures(admin), "concurrent_runs": sorted(watch.others)}  # fmt: skip
+
+
+def _emulator_figures(admin: EmulatorAdmin) -> dict[str, Any]:
+    stats = admin.stats()
+    return {k: stats.get(k) for k in ("requests", "events_received", "handler_seconds", "peak_in_flight")}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -569,6 +594,9 @@ class BenchResult:
     airflow: dict[str, Any] | None = None
     inprocess: dict[str, Any] | None = None
     sdk: dict[str, Any] | None = None
+    sdk_async: dict[str, Any] | None = None
+    latency_ms: int = 0
+    jitter_ms: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -608,6 +636,8 @@ def run_bench(
     inprocess: bool = True,
     sdk: bool = True,
     profile: str | None = None,
+    latency_ms: int = 0,
+    jitter_ms: int = 0,
     log=print,
 ) -> BenchResult:
     with exclusive(dbname, log):
@@ -616,8 +646,9 @@ def run_bench(
         data = seed_dataset(server_uri, n_events, dbname)
         log(f"[bench] seeded {data.leads:,} leads, {data.changes:,} changes ({data.mapped:,} mapped, "
             f"{data.pairs:,} change x pixel events) in {data.seed_seconds:.1f}s")  # fmt: skip
-        result = BenchResult(n_events, data)
-        with start_emulator(extra_args=EMULATOR_ARGS) as emulator:
+        result = BenchResult(n_events, data, latency_ms=latency_ms, jitter_ms=jitter_ms)
+        round_trip = ("--round-trip-ms", str(latency_ms), "--round-trip-jitter-ms", str(jitter_ms))
+        with start_emulator(extra_args=(*EMULATOR_ARGS, *round_trip)) as emulator:
             if airflow:
                 log("[bench] Airflow end to end (airflow dags test meta_capi_sync) ...")
                 result.airflow = airflow_phase(data, emulator)
@@ -627,9 +658,13 @@ def run_bench(
                 result.inprocess = inprocess_phase(data, emulator, profile)
                 log(f"[bench]   {result.inprocess['seconds']:.1f}s")
             if sdk:
-                log("[bench] facebook-business SDK baseline ...")
-                result.sdk = sdk_phase(data, emulator, result.inprocess["run"])
+                sent = sent_events(data.db_uri).set_index(["status_change_id", "pixel_id"])
+                log("[bench] facebook-business SDK baseline, one request after the other ...")
+                result.sdk = sdk_phase(data, emulator, result.inprocess["run"], sent)
                 log(f"[bench]   {result.sdk['seconds']:.1f}s")
+                log(f"[bench] facebook-business SDK, EventRequestAsync with {IN_FLIGHT} in flight ...")
+                result.sdk_async = sdk_async_phase(data, emulator, result.inprocess["run"], sent)
+                log(f"[bench]   {result.sdk_async['seconds']:.1f}s")
     return result
 
 
@@ -787,15 +822,41 @@ def format_report(r: BenchResult) -> str:
             "         WABA per row; no validation, no recording; extract excluded. The SDK adds no country",
             "         calling code to local phone numbers (a speed baseline, not a match-quality one).",
         ]
+    if r.sdk and r.sdk_async and r.ours_seconds:
+        lines += format_side_by_side(r)
     budget = target_budget(r)
     if budget:
         lines += format_budget(budget)
-    others = sorted({o for phase in (r.airflow, r.inprocess, r.sdk) if phase
+    others = sorted({o for phase in (r.airflow, r.inprocess, r.sdk, r.sdk_async) if phase
                      for o in phase.get("concurrent_runs", [])})  # fmt: skip
     if others:
         lines += ["", "WARNING: other runs were active during the measurements (figures are skewed):"]
         lines += [f"  {o}" for o in others]
     return "\n".join(lines)
+
+
+def format_side_by_side(r: BenchResult) -> list[str]:
+    """Ours, the SDK one request after the other, and the SDK with asyncio: time, memory, concurrency."""
+    n = r.sdk["events"]
+    jitter = f" + 0-{r.jitter_ms} ms" if r.jitter_ms else ""
+    ip, sdk, aio = r.inprocess, r.sdk, r.sdk_async
+    rows = [
+        ("ours", r.ours_seconds, ip["peak_rss"], ip["emulator"]["peak_in_flight"]),
+        ("SDK, one by one", sdk["seconds"], sdk["peak_rss"], sdk["emulator"]["peak_in_flight"]),
+        (f"SDK asyncio, {aio['in_flight']} in flight", aio["seconds"], aio["peak_rss"],
+         aio["emulator"]["peak_in_flight"]),
+    ]  # fmt: skip
+    head = f"  {'':<26}{'seconds':>9}{'events/s':>10}{'ours x':>8}{'peak RSS MiB':>14}{'most in flight':>16}"
+    lines = ["", f"side by side, round trip {r.latency_ms} ms{jitter}, the same {n:,} events sent:", head]
+    for label, seconds, rss, peak in rows:
+        lines.append(f"  {label:<26}{seconds:>9.1f}{_rate(n, seconds):>10}{seconds / r.ours_seconds:>8.2f}"
+                     f"{rss / MIB:>14,.0f}{peak or 0:>16}")  # fmt: skip
+    lines += [
+        "  ours x = how many times ours is faster; peak RSS: ours = the bench process and its delivery",
+        "  child, the SDK = the bench process (the same imports and data held); most in flight = the",
+        "  most requests the emulator held at once.",
+    ]
+    return lines
 
 
 def format_scaling(results: list[BenchResult]) -> str:
@@ -849,6 +910,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="FILE", default=None,
                         help="cProfile the in-process run (pstats to FILE)")  # fmt: skip
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="MS",
+                        help="the emulator answers each request after MS ms (Meta: 0.3-1.5 s)")  # fmt: skip
+    parser.add_argument("--jitter-ms", type=int, default=0, metavar="MS",
+                        help="plus up to MS ms more, uniformly (with --latency-ms)")  # fmt: skip
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, kill <pid>) unwinds like Ctrl-C: the emulator and locks are released.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -857,7 +922,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes or [args.events]:
         result = run_bench(n, dbname=args.db, airflow=not args.no_airflow,
                            inprocess=not args.no_inprocess, sdk=not (args.no_sdk or args.no_inprocess),
-                           profile=args.profile)  # fmt: skip
+                           profile=args.profile, latency_ms=args.latency_ms,
+                           jitter_ms=args.jitter_ms)  # fmt: skip
         print(format_report(result), flush=True)
         if result.inprocess and result.inprocess.get("profile"):
             print("\n" + result.inprocess["profile"])

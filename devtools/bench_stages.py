@@ -139,6 +139,7 @@ class StagedRun:
     requests: int
     wall_seconds: float
     outcomes: dict[str, int] = field(default_factory=dict)
+    peak_in_flight: int = 0  # the most requests a group had out at once
 
 
 def run_staged(
@@ -157,12 +158,13 @@ def run_staged(
         run = open_run(engine, run_id or f"bench-{time.time_ns()}", mode=HOURLY,
                        window_end=window_end or datetime.now(UTC))  # fmt: skip
         groups = pipeline.plan_groups(engine, run, mapping)
-    requests = 0
+    requests = peak = 0
     with instrumented(timer):
         for group in groups:
             with timer.stage("other"):
                 result = pipeline.sync_group(engine, client, run, group, mapping)
             requests += result.requests
+            peak = max(peak, result.peak_in_flight)
             delivered = result.delivery_seconds
             timer.seconds["http"] += delivered.get("http", 0.0)
             timer.seconds["record"] += delivered.get("record", 0.0)
@@ -177,4 +179,4 @@ def run_staged(
     outcomes: dict[str, int] = defaultdict(int)
     for row in summary.get("outcomes", []):
         outcomes[row["status"]] += int(row["n"])
-    return StagedRun(run, timer, summary, len(groups), requests, wall, dict(outcomes))
+    return StagedRun(run, timer, summary, len(groups), requests, wall, dict(outcomes), peak)
