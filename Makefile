@@ -61,10 +61,12 @@ check-pixels: $(STAMP)
 	$(PY) -m devtools.check_pixels
 
 # Benchmark: N status changes in a fresh database, one Airflow run end to end, per-stage figures, and
-# the facebook-business SDK baseline. make bench [BENCH_EVENTS=1000000] [BENCH_ARGS="--sizes 100000,1000000"]
+# the facebook-business SDK baselines. make bench [BENCH_EVENTS=1000000] [BENCH_ARGS="--sizes 100000,1000000"]
+# With Meta's round trip emulated: make bench BENCH_EVENTS=200000 LATENCY_MS=500 (or BENCH_ARGS="--latency-ms 500
+# --jitter-ms 200"): ours, the SDK one request after the other and the SDK with asyncio, side by side.
 BENCH_EVENTS ?= 1000000
 bench: $(STAMP)
-	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench $(BENCH_ARGS)
+	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench $(if $(LATENCY_MS),--latency-ms $(LATENCY_MS)) $(BENCH_ARGS)
 
 # Reliability under load: 200k changes, 10% of requests throttled, 5% failing transiently.
 LOAD_CHANGES ?= 200000
