@@ -115,7 +115,10 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
     clock = _Clock()
     gate = Gate(AdaptiveLimit(setup.graph.max_in_flight))
     with OutcomeRecorder(engine) as recorder:
-        with ConcurrentSender(clock.timed("record", recorder.record), setup.graph.max_in_flight) as pool:
+        # Twice as many senders as requests in flight: while some wait for their outcomes' COPY, the
+        # others keep the gate's requests out (one COPY per answer, ~25 ms, would otherwise idle a slot).
+        workers = 2 * setup.graph.max_in_flight
+        with ConcurrentSender(clock.timed("record", recorder.record), workers) as pool:
             timed_client = _GatedClient(client, gate, clock)
             senders = {key: PixelSender(timed_client, target, _as_sent(pool.record_answer, target),
                                         setup.run_id) for key, target in setup.targets.items()}  # fmt: skip

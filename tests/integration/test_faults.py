@@ -137,12 +137,13 @@ def test_one_bad_event_is_isolated_by_bisecting_and_its_neighbours_go_through(en
 def test_lost_answer_resends_only_that_batch_with_the_same_event_ids(
     engine, client, konektor, meta, two_pixels
 ):
-    changes = leads_with_changes(konektor, two_pixels, 2500)
+    # full batches only: whichever of them goes second (they overlap), its answer is lost
+    changes = leads_with_changes(konektor, two_pixels, 3000)
     meta.add_faults([{"kind": "drop_after_accept", "times": 1, "skip": 1, "pixel_id": GOOD}])
     sync_once(engine, client)
     assert statuses(konektor, GOOD) == {"accepted": len(changes)}
     stats = meta.stats()["per_pixel"][GOOD]
-    assert stats["accepted_distinct"] == 2500
+    assert stats["accepted_distinct"] == 3000
     assert stats["duplicates"] == 1000  # exactly the batch whose answer was lost, resent once
 
 
@@ -186,8 +187,8 @@ def test_crash_after_meta_answered_but_before_recording_resends_only_the_unrecor
     assert sum(recorded.values()) == 1000  # the first answer was durable, whichever pixel it was
     sent = {pixel: meta.stats()["per_pixel"][pixel]["accepted_distinct"] for pixel in (GOOD, BAD)}
     lost = {pixel: sent[pixel] - recorded.get(pixel, 0) for pixel in sent}
-    # at least the answer the recorder died on, at most the batches in flight (8 by default)
-    assert 1000 <= sum(lost.values()) <= client.config.max_in_flight * 1000
+    # at least the answer the recorder died on, at most the requests out and the answers awaiting a COPY
+    assert 1000 <= sum(lost.values()) <= 2 * client.config.max_in_flight * 1000
 
     sync_once(engine, client, "crashy")  # the operator clears the task: the same run again
     for pixel in (GOOD, BAD):
@@ -198,7 +199,7 @@ def test_crash_after_meta_answered_but_before_recording_resends_only_the_unrecor
         assert stats["duplicates"] == lost[pixel]
 
 
-def test_with_one_request_in_flight_a_crash_loses_only_the_answer_being_recorded(
+def test_with_one_request_in_flight_a_crash_loses_at_most_two_answers(
     engine, konektor, meta, two_pixels, emulator, monkeypatch
 ):
     changes = leads_with_changes(konektor, two_pixels, 3000)
@@ -219,12 +220,14 @@ def test_with_one_request_in_flight_a_crash_loses_only_the_answer_being_recorded
     with pytest.raises(Crash):
         sync_group(engine, one, run, groups[0], mapping, delivery="thread")
     monkeypatch.setattr(OutcomeRecorder, "record", original)
-    # one batch in flight at a time, taken on only once the previous answer was committed
-    assert meta.stats()["accepted_distinct"] == 2000
+    # one request out at a time, and one more answer waiting for its COPY: the batch being recorded
+    # when it died, and at most the one sent meanwhile, are lost
+    sent = meta.stats()["accepted_distinct"]
+    assert 2000 <= sent <= 3000
     assert statuses(konektor, GOOD) == {"accepted": 1000}
     sync_once(engine, one, "crashy-1")
     assert statuses(konektor, GOOD) == statuses(konektor, BAD) == {"accepted": len(changes)}
-    assert meta.stats()["duplicates"] == 1000  # only the batch whose outcome was lost went again
+    assert meta.stats()["duplicates"] == sent - 1000  # only the batches whose outcome was lost went again
 
 
 def test_crash_during_extract_leaves_nothing_half_done_and_the_rerun_finishes(
@@ -248,12 +251,12 @@ def test_crash_during_extract_leaves_nothing_half_done_and_the_rerun_finishes(
 
 
 def test_watermark_stays_put_while_any_pair_of_the_window_lacks_an_outcome(
-    engine, konektor, meta, two_pixels, monkeypatch, emulator
+    engine, client, konektor, meta, two_pixels, monkeypatch
 ):
     from konektor_capi.pipeline import IncompleteRun, finish_run
 
-    # one request in flight: GOOD's batch (first in order) is answered and recorded before BAD's
-    client = GraphApiClient(GraphApiConfig(base_url=emulator.base_url, max_in_flight=1))
+    # BAD's answer comes late: GOOD's batch is recorded before the task dies on BAD's
+    meta.add_faults([{"kind": "slow", "seconds": 0.5, "pixel_id": BAD}])
     leads_with_changes(konektor, two_pixels, 50)
     mapping = EventMapping()
     run = open_run(engine, "partial-run", mode="hourly", window_end=now())
