@@ -67,3 +67,11 @@ def test_small_benchmark_runs_every_phase_and_reports_figures(pg_server, bench_d
     assert not sdk["errors"]
     for ratio in (result.sdk_ratio, result.ours_seconds, sdk["seconds"]):
         assert ratio is not None and math.isfinite(ratio) and ratio > 0
+
+    # The SDK with asyncio sent the same events, at most 8 at once; every phase says how many were out.
+    aio = result.sdk_async
+    assert aio["events"] == aio["events_received"] == sdk["events"] and not aio["errors"]
+    assert 1 <= aio["emulator"]["peak_in_flight"] <= aio["in_flight"] == 8
+    assert sdk["emulator"]["peak_in_flight"] == 1
+    assert 1 <= inprocess["emulator"]["peak_in_flight"] <= 8 and inprocess["peak_in_flight"] >= 1
+    assert all(phase["peak_rss"] > 0 for phase in (inprocess, sdk, aio))
