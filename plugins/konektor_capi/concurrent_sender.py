@@ -9,8 +9,8 @@ A pixel's first batch goes out alone: if Meta refuses its token or permission, i
 are failed without a request (PixelSender.pixel_error), as when batches went one after the other.
 
 A worker takes its next batch only once its answer is committed, so a kill loses at most the answers
-of the `workers` batches it holds (delivery runs twice max_in_flight: the requests out and the answers
-waiting for their COPY); the rerun resends them with the same event ids, which Meta deduplicates.
+of the `workers` batches in flight (delivery runs max_in_flight workers); the rerun resends them with
+the same event ids, which Meta deduplicates.
 On an error the batches not yet started are dropped unsent, the ones in flight finish and are recorded.
 """
 
