@@ -48,6 +48,18 @@ BEGIN
 END
 $$;
 
+-- The health page (Airflow UI > Meta CAPI health) counts the last days' outcomes per pixel, hour and status,
+-- and reads the reasons of those not accepted: one range per status of this index, pixel_id included so
+-- the counts need no heap. Guarded like the block above: later syncs take no lock on the table for it.
+-- An existing table gets it at its first sync after the upgrade (a plain CREATE INDEX: writes wait).
+DO $$
+BEGIN
+    IF to_regclass('sync_logs_status_time') IS NULL THEN
+        CREATE INDEX IF NOT EXISTS sync_logs_status_time ON sync_logs (status, event_time) INCLUDE (pixel_id);
+    END IF;
+END
+$$;
+
 -- Where the hourly schedule has got to. Backfills never touch it.
 CREATE TABLE IF NOT EXISTS sync_watermark (
     name       text        PRIMARY KEY,
