@@ -18,6 +18,8 @@ RUN pip install --no-cache-dir --no-deps /opt/konektor
 # SQL files (loaded by name through KONEKTOR_CAPI_SQL_DIR) and the DAG.
 COPY --chown=airflow:root include/ /opt/airflow/include/
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
+# The health page's plugin (wiring only; its package is installed above).
+COPY --chown=airflow:root plugins/konektor_capi_health_plugin.py /opt/airflow/plugins/
 
 ENV KONEKTOR_CAPI_SQL_DIR=/opt/airflow/include/sql \
     GX_ANALYTICS_ENABLED=False

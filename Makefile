@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean airflow airflow-stop \
-	airflow-deps
+	airflow-deps bench-health
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,12 @@ check-pixels: $(STAMP)
 BENCH_EVENTS ?= 1000000
 bench: $(STAMP)
 	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench $(BENCH_ARGS)
+
+# The Meta CAPI health page's queries on HEALTH_ROWS sync_logs rows (seeded by generate_series; kept for
+# HEALTH_ARGS=--reuse): time and plan of each query, the whole page with its chart.
+HEALTH_ROWS ?= 10000000
+bench-health: $(STAMP)
+	$(PY) -m devtools.bench_health --rows $(HEALTH_ROWS) $(HEALTH_ARGS)
 
 # Reliability under load: 200k changes, 10% of requests throttled, 5% failing transiently.
 LOAD_CHANGES ?= 200000

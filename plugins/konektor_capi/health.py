@@ -22,6 +22,7 @@ DAYS = 7  # Meta's window for server events: what the sync can still send, or he
 RECENT = timedelta(hours=24)  # a skip is final: only recent ones say the configuration is still wrong
 MATCH_KEYS_COLUMN = "match_keys"
 STATEMENT_TIMEOUT = "20s"
+WORK_MEM = "32MB"
 
 # What a person does about each problem that makes a pixel's events fail or skip until someone acts.
 ACTIONS = {
@@ -157,6 +158,7 @@ def read_health(engine: sa.Engine, now: datetime | None = None, *, days: int = D
     with raw_connection(engine) as conn, conn.cursor() as cur:
         cur.execute("SET TRANSACTION READ ONLY")
         cur.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the chart's sort in memory, not on disk
         cur.execute(sql.load("health_hourly"), window)
         hourly: dict[str, dict[datetime, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         for pixel, hour, status, n in cur.fetchall():
