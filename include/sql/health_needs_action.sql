@@ -1,7 +1,8 @@
 -- Pixels that need a person now: Meta refused the token, the permission or the pixel id (a `failed` pair
 -- stays failed until a run after the fix sends it: every one in the window is still undelivered), or
 -- the pixel's configuration made the sync skip its events (recent skips only: a skip is final, so an
--- old one may have been fixed since). Codes as retry_policy's FAIL_PIXEL classes.
+-- old one may have been fixed since). Codes as retry_policy's FAIL_PIXEL classes. An index-only scan of a
+-- range of sync_logs_not_accepted_time.
 WITH problems AS (
     SELECT s.pixel_id, s.workspace_id, s.status_change_id, s.updated_at, s.reason,
            CASE
@@ -15,7 +16,8 @@ WITH problems AS (
                    THEN 'unknown_pixel'
            END AS problem
     FROM sync_logs s
-    WHERE s.status = ANY (ARRAY['failed', 'skipped'])
+    WHERE s.status <> 'accepted'
+      AND s.status IN ('failed', 'skipped')
       AND s.event_time >= %(since)s
       AND s.event_time < %(until)s
       AND (s.status = 'failed' OR s.reason IN (%(no_token)s, %(not_numeric)s))

@@ -1,9 +1,9 @@
 -- The health page's top reasons an event did not go through, with one status change to look at.
--- Only the not-accepted ranges of sync_logs_status_time are read (the heap only for their reason).
+-- An index-only scan of a range of sync_logs_not_accepted_time (the rows not accepted, reason included).
 SELECT s.status, s.reason, count(*) AS n, count(DISTINCT s.pixel_id) AS pixels,
        min(s.status_change_id) AS example_status_change_id
 FROM sync_logs s
-WHERE s.status = ANY (ARRAY['partial_failure', 'failed', 'skipped'])
+WHERE s.status <> 'accepted'
   AND s.event_time >= %(since)s
   AND s.event_time < %(until)s
 GROUP BY 1, 2

@@ -157,7 +157,7 @@ def _plan(db_uri: str, name: str, params: dict) -> str:
         conn.close()
 
 
-def test_the_chart_counts_come_from_an_index_only_scan(db_uri, konektor):
+def test_the_chart_and_the_reasons_come_from_index_only_scans(db_uri, konektor):
     log(konektor, A, "accepted", NOW, 5)
     konektor.execute("VACUUM ANALYZE sync_logs")
     window = {"since": NOW - timedelta(days=7), "until": NOW}
@@ -165,16 +165,26 @@ def test_the_chart_counts_come_from_an_index_only_scan(db_uri, konektor):
     hourly = _plan(db_uri, "health_hourly", window)
     reasons = _plan(db_uri, "health_reasons", {**window, "limit": 10})
 
-    assert "Index Only Scan using sync_logs_status_time" in hourly
-    assert "Seq Scan" not in reasons  # which index wins at 10M rows: make bench-health
+    assert "Index Only Scan using sync_logs_time_status" in hourly
+    assert "Index Only Scan using sync_logs_not_accepted_time" in reasons
 
 
-def test_the_schema_adds_the_health_index_to_an_existing_table_once(engine, konektor):
+def test_the_schema_adds_the_health_indexes_and_statistics_to_an_existing_table_once(engine, konektor):
     from konektor_capi.db import ensure_pipeline_schema
 
-    konektor.execute("DROP INDEX sync_logs_status_time")
+    konektor.execute("DROP INDEX sync_logs_time_status, sync_logs_not_accepted_time")
+    konektor.execute("DROP STATISTICS sync_logs_health_hour")
     ensure_pipeline_schema(engine)
     ensure_pipeline_schema(engine)
-    rows = konektor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sync_logs_status_time'")
-    expected = "ON public.sync_logs USING btree (status, event_time) INCLUDE (pixel_id)"
-    assert [r[0].split(" ", 3)[3] for r in rows] == [expected]
+
+    rows = konektor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE indexname IN ('sync_logs_time_status', 'sync_logs_not_accepted_time') ORDER BY 1"
+    )
+    assert [(name, d.split(" USING ")[1]) for name, d in rows] == [
+        ("sync_logs_not_accepted_time", "btree (event_time) INCLUDE (status, pixel_id, reason, error_code, "
+         "error_subcode, status_change_id, workspace_id, updated_at) WHERE (status <> 'accepted'::text)"),
+        ("sync_logs_time_status", "btree (event_time, status) INCLUDE (pixel_id)"),
+    ]  # fmt: skip
+    stats = konektor.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'sync_logs_health_hour'")
+    assert stats == [(1,)]
