@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -73,6 +74,14 @@ def seeded(konektor):
 
 def test_a_run_of_the_dag_records_what_the_page_shows(deployment, seeded):
     airflow, _ = deployment
+    # A paused DAG's runs stay queued: unpaused, the scheduler first runs the latest hour (done before the
+    # leads exist, so that the run below is the one to send them).
+    airflow.call("PATCH", f"/dags/{DAG}", json={"is_paused": False})
+    deadline = time.monotonic() + 120
+    while not (scheduled := [r for r in airflow.runs() if r["run_type"] == "scheduled"]):
+        assert time.monotonic() < deadline, "the scheduler created no run"
+        time.sleep(1)
+    assert airflow.wait_for(scheduled[0]["dag_run_id"])["state"] == "success"
     now = datetime.now(UTC)
     changes = _leads(seeded, 1, 3, now - timedelta(minutes=20))
     run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": {
