@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from konektor_capi.health import read_health
-from konektor_capi_health.app import PREFIX, create_app, dag_reader
+from konektor_capi_health.app import PREFIX, airflow_user, create_app, dag_reader
 from tests.integration.test_health import A, B, log
 
 pytestmark = pytest.mark.integration
@@ -99,3 +99,29 @@ def test_the_plugin_mounts_the_app_and_links_it_from_the_navigation(airflow_home
     from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
 
     assert not any(PREFIX.startswith(p) for p in RESERVED_URL_PREFIXES)
+
+
+class _AuthManager:
+    """Answers is_authorized_dag as told, and records what it was asked."""
+
+    def __init__(self, allow: bool) -> None:
+        self.allow, self.asked = allow, []
+
+    def is_authorized_dag(self, *, method, details, user, access_entity=None):
+        self.asked.append((method, details.id, user))
+        return self.allow
+
+
+@pytest.mark.parametrize("allow", [True, False])
+def test_a_user_sees_the_page_only_if_the_auth_manager_lets_them_read_the_dag(engine, monkeypatch, allow):
+    import airflow.api_fastapi.app as airflow_app
+
+    manager, user = _AuthManager(allow), object()
+    monkeypatch.setattr(airflow_app, "get_auth_manager", lambda: manager)
+    app = create_app(engine_factory=lambda: engine)
+    app.dependency_overrides[airflow_user] = lambda: user  # logged in
+
+    response = _mounted(app).get(f"{PREFIX}/health.json")
+
+    assert response.status_code == (200 if allow else 403)
+    assert manager.asked == [("GET", "meta_capi_sync", user)]
