@@ -229,10 +229,14 @@ def main(argv: list[str] | None = None) -> int:
                     (now - timedelta(days=7),))  # fmt: skip
         recent = cur.fetchone()[0]
         cur.execute("SELECT pg_size_pretty(pg_relation_size('sync_logs')), "
-                    "pg_size_pretty(pg_relation_size('sync_logs_time_status'))")  # fmt: skip
-        table, index = cur.fetchone()
+                    "pg_size_pretty(pg_relation_size('sync_logs_time_status')), "
+                    "pg_size_pretty(pg_relation_size('sync_logs_not_accepted_time'))")  # fmt: skip
+        table, counts, not_accepted = cur.fetchone()
     conn.close()
-    print(f"sync_logs: {table} (index sync_logs_time_status {index}); {recent:,} rows in the last 7 days")
+    print(
+        f"sync_logs: {table}; indexes sync_logs_time_status {counts}, sync_logs_not_accepted_time "
+        f"{not_accepted}; {recent:,} rows in the last 7 days"
+    )
     measure(uri, now, args.repeat)
     return 0
 
