@@ -135,3 +135,11 @@ def session() -> Session:
 
 def _migrate(airflow: Airflow) -> None:
     ensure_airflow_db(dict(airflow.env))
+
+
+if __name__ == "__main__":  # the former launcher's command line: python -m devtools.stack airflow <arguments>
+    import sys
+
+    if sys.argv[1:2] != ["airflow"]:
+        sys.exit("usage: python -m devtools.stack airflow <airflow CLI arguments>")
+    sys.exit(airflow_process.run_airflow_cli(sys.argv[2:]))
