@@ -6,8 +6,9 @@ backfill      one run over a date range: --start/--end/--pixels/--dry-run (or BA
               BACKFILL_PIXELS, BACKFILL_DRY_RUN in the environment, which `make backfill` sets)
 check-pixels  whether each enabled pixel's token can read its pixel; never prints a token
 
-They use AIRFLOW_CONN_KONEKTOR_DB and AIRFLOW_CONN_META_CAPI, both of them: with only one set they refuse
-before reading or sending anything. Exit 0 done, 1 the run or a check failed, 2 refused.
+They use AIRFLOW_CONN_KONEKTOR_DB and AIRFLOW_CONN_META_CAPI, both of them: without both they refuse
+before reading or sending anything (in a development checkout, `make sync` etc. put the embedded demo
+database and the emulator in place of both). Exit 0 done, 1 the run or a check failed, 2 refused.
 """
 
 from __future__ import annotations
