@@ -10,11 +10,15 @@ leaves), and each query of the page is timed (--repeat times; first and median),
 plan uses, followed by the whole page: konektor_capi.health.read_health and the HTML with its chart.
 
 `--reuse` keeps an already seeded database of the same size (seeding 10M rows takes minutes).
+`--write-cost N` also times what the page's indexes cost the sync's writes: N outcomes recorded into an
+empty sync_logs by COPY in batches of 1000 (as the recorder writes one batch per Meta answer), with and
+without them, best of three.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
@@ -198,6 +202,62 @@ def measure(uri: str, now: datetime, repeat: int) -> None:
         engine.dispose()
 
 
+HEALTH_INDEXES = ("sync_logs_time_status", "sync_logs_not_accepted_time")
+WRITE_ROWS = """
+COPY (SELECT i, (7000000000000000 + i %% 20)::text, i, 1, 'Lead', 'ev' || i, 'system_generated',
+             now() - interval '1 day' + i * interval '50 ms',
+             CASE WHEN i %% 7 = 0 THEN 'skipped' ELSE 'accepted' END,
+             CASE WHEN i %% 7 = 0 THEN 'no customer identifier Meta can match' END, 1, 'run'
+      FROM generate_series(1, %(rows)s) i) TO STDOUT
+"""
+WRITE_COLUMNS = ("status_change_id, pixel_id, lead_id, workspace_id, event_name, event_id, action_source, "
+                 "event_time, status, reason, attempts, run_id")  # fmt: skip
+
+
+def write_cost(rows: int, dbname: str) -> dict[str, float]:
+    """Seconds to record `rows` outcomes (COPY batches of 1000), with the health indexes and without."""
+    uri = stack.recreate_demo_database(dbname)
+    conn = psycopg2.connect(uri)
+    apply_schemas(conn)
+    with conn.cursor() as cur:
+        data = io.StringIO()
+        cur.copy_expert(cur.mogrify(WRITE_ROWS, {"rows": rows}).decode(), data)
+        lines = data.getvalue().splitlines(keepends=True)
+        batches = ["".join(lines[k : k + 1000]) for k in range(0, len(lines), 1000)]
+        index_defs = {}
+        for name in HEALTH_INDEXES:
+            cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (name,))
+            index_defs[name] = cur.fetchone()[0]
+        conn.commit()
+
+        def best_of_three() -> float:
+            times = []
+            for _ in range(3):
+                cur.execute("TRUNCATE sync_logs")
+                conn.commit()
+                started = time.perf_counter()
+                for batch in batches:
+                    cur.copy_expert(f"COPY sync_logs ({WRITE_COLUMNS}) FROM STDIN", io.StringIO(batch))
+                    conn.commit()
+                times.append(time.perf_counter() - started)
+            return min(times)
+
+        result = {"with": best_of_three()}
+        cur.execute("DROP INDEX " + ", ".join(HEALTH_INDEXES))
+        conn.commit()
+        result["without"] = best_of_three()
+    conn.close()
+    return result
+
+
+def _drop(dbname: str) -> None:
+    conn = psycopg2.connect(embedded_pg.start())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    conn.close()
+
+
 def _has_match_keys(conn) -> bool:
     with conn.cursor() as cur:
         cur.execute(sql.load("health_has_column"), {"column": health.MATCH_KEYS_COLUMN})
@@ -212,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep a seeded database of the same size")
     parser.add_argument("--no-match-keys", action="store_true")
     parser.add_argument("--db", default=DB, help=f"database on the embedded PostgreSQL (default {DB})")
+    parser.add_argument("--write-cost", type=int, default=0, metavar="N",
+                        help="also time recording N outcomes with and without the indexes")  # fmt: skip
     args = parser.parse_args(argv)
     now = datetime.now(UTC)
     uri = stack.ensure_database(args.db)
@@ -239,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{not_accepted}; {recent:,} rows in the last 7 days"
     )
     measure(uri, now, args.repeat)
+    if args.write_cost:
+        cost = write_cost(args.write_cost, f"{args.db}_writes")
+        print(f"\nrecording {args.write_cost:,} outcomes (COPY batches of 1000, best of 3): "
+              f"{cost['without']:.2f} s without the page's indexes, {cost['with']:.2f} s with them "
+              f"(+{cost['with'] / cost['without'] - 1:.0%})")  # fmt: skip
+        _drop(f"{args.db}_writes")
     return 0
 
 

@@ -30,7 +30,8 @@ def db_name():
 
 
 def test_small_health_benchmark_times_every_query_on_an_index(db_name, capsys):
-    assert bench_health.main(["--rows", "30000", "--repeat", "2", "--db", db_name]) == 0
+    args = ["--rows", "30000", "--repeat", "2", "--db", db_name, "--write-cost", "3000"]
+    assert bench_health.main(args) == 0
     out = capsys.readouterr().out
 
     uri = embedded_pg.database_uri(embedded_pg.start(), db_name)
@@ -48,3 +49,4 @@ def test_small_health_benchmark_times_every_query_on_an_index(db_name, capsys):
                           "health_runs"}  # fmt: skip
     assert all("Seq Scan on sync_logs" not in plan for plan in timed.values()), timed
     assert re.search(r"read_health .* median \d+ ms", out) and "HTML with the chart" in out
+    assert re.search(r"recording 3,000 outcomes .*: [\d.]+ s without the page's indexes, [\d.]+ s with", out)
