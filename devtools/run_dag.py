@@ -24,9 +24,14 @@ from konektor_capi_cli.targets import DEMO_DB, Targets
 
 def run_dag(db_uri: str, graph_conn: str, conf: dict | None = None, timeout: float = 3600) -> int:
     """The exit code of one foreground run (for the benchmark and the end-to-end tests)."""
+    return dag_test(db_uri, graph_conn, conf, timeout).code
+
+
+def dag_test(db_uri: str, graph_conn: str, conf: dict | None = None, timeout: float = 3600):
+    """One foreground run of this checkout's Airflow: its exit code, run id and log file."""
     airflow = stack.checkout_airflow()
     stack.ensure_airflow_db(dict(airflow.env))
-    return foreground_run.run(airflow, db_uri, graph_conn, conf, timeout).code
+    return foreground_run.run(airflow, db_uri, graph_conn, conf, timeout)
 
 
 def _demo_database(leads: int) -> str:

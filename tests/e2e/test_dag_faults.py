@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from devtools import dag_test
+from devtools import run_dag
 from devtools.graph_emulator.process import EmulatorAdmin
 from tests.factory import Konektor
 
@@ -62,7 +62,7 @@ def test_dag_run_under_fault(case, db_uri, airflow_home, emulator):
         k.change(lead, "new", event_id="web-bad-one" if i == 7 else None)
     meta.add_faults([{**rule, "pixel_id": FAULTY}])
 
-    run = dag_test.run(db_uri, fast_graph_conn(emulator.base_url))
+    run = run_dag.dag_test(db_uri, fast_graph_conn(emulator.base_url))
     code, log = run.code, run.log_path.read_text(errors="replace")
 
     by_pixel: dict[str, dict[str, int]] = {}
