@@ -34,10 +34,13 @@ Field rules (Meta's "Customer Information Parameters"; where they leave room, th
 * ge: f/female/perempuan/wanita -> f; m/male/laki-laki/pria/l -> m; anything else dropped.
 * db: YYYYMMDD; dropped before 1900 or after today (UTC).
 * external_id: sha256 of the Konektor lead id as a decimal string.
-* fbc: kept if it is ``fb.1.<digits>.<printable ASCII>``; otherwise built from fbclid (case kept) as
-  ``fb.1.<lead_created_at in epoch ms>.<fbclid>``. fbclid must be URL-safe base64-ish
-  (letters, digits, '_' and '-'), so a mangled landing URL does not produce a junk fbc.
-* fbp: kept if it is ``fb.1.<digits>.<digits>``.
+* fbc: kept as given if it is ``fb.<subdomain index 0, 1 or 2>.<digits>.<printable ASCII>`` (a cookie
+  set on ``example.co.id`` is ``fb.2.``, one on ``com`` ``fb.0.``). Only where no usable fbc is given is
+  one built from fbclid (case kept) as ``fb.1.<lead_created_at in epoch ms>.<fbclid>``: the cookie
+  holds the real click time, the lead's creation only approximates it. fbclid must be URL-safe
+  base64-ish (letters, digits, '_' and '-'), so a mangled landing URL does not produce a junk fbc.
+* fbp: kept if it is ``fb.<0, 1 or 2>.<digits>.<digits>``, with or without an appendix after a
+  further dot (``fb.1.1596403881668.1116446470.AQ``).
 * client_ip_address: trimmed, kept only if it is a valid IPv4 or IPv6 address (as written, not
   canonicalised). Meta rejects a whole batch for one invalid parameter, so a bad IP must not
   reach it.
@@ -99,8 +102,9 @@ _ASCII_NON_LETTERS = re.compile(r"[\x00-\x40\x5b-\x60\x7b-\x7f]+")
 _NON_ALNUM = re.compile(r"[\W_]+")
 _NON_AZ = re.compile(r"[^a-z]+")
 _US_ZIP = re.compile(r"[0-9]{5}")
-_FBC = re.compile(r"fb\.1\.[0-9]+\.[!-~]+")  # a cookie value: printable ASCII, no spaces
-_FBP = re.compile(r"fb\.1\.[0-9]+\.[0-9]+")
+# Meta's subdomain index is 0, 1 or 2; the value is printable ASCII, no spaces (a cookie value).
+_FBC = re.compile(r"fb\.[012]\.[0-9]+\.[!-~]+")
+_FBP = re.compile(r"fb\.[012]\.[0-9]+\.[0-9]+(?:\.[!-~]+)?")
 _FBCLID = re.compile(r"[A-Za-z0-9_-]+")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")

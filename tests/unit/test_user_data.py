@@ -345,6 +345,21 @@ def test_fbc_kept_when_well_formed_else_built_from_fbclid():
     ]
 
 
+@pytest.mark.parametrize("index", ["0", "1", "2"])
+def test_fbc_with_any_subdomain_index_is_kept_as_given_and_not_rebuilt_from_fbclid(index):
+    # fb.2: a cookie set on example.co.id; fb.0: on a top-level domain. An fbclid of the same lead does
+    # not replace the cookie's real click time with the lead's creation time.
+    fbc = f"fb.{index}.1554763741205.AbCdEfGh"
+    df = frame({"fbc": fbc, "fbclid": "IwAR2F4-dbP0l7_Mn"}, {"fbc": f"fb.{index}.1554763741205.AbCdEfGh"})
+    assert build_user_data(df)["fbc"].tolist() == [fbc, fbc]
+
+
+def test_fbc_with_an_unknown_subdomain_index_is_not_an_fbc():
+    bad = "fb.3.1554763741205.AbCdEfGh"
+    df = frame({"fbc": bad, "fbclid": "IwAR2"}, {"fbc": bad})
+    assert build_user_data(df)["fbc"].tolist() == [f"fb.1.{CREATED_MS}.IwAR2", None]
+
+
 def test_fbc_from_fbclid_uses_each_rows_creation_time():
     jakarta_morning = pd.Timestamp("2026-01-01 07:00", tz="Asia/Jakarta")  # midnight UTC
     df = frame({"fbclid": "a"}, {"fbclid": "b", "lead_created_at": jakarta_morning})
@@ -357,7 +372,11 @@ def test_fbc_from_fbclid_uses_each_rows_creation_time():
         ("fb.1.1596403881668.1116446470", "fb.1.1596403881668.1116446470"),
         (" fb.1.1596403881668.1116446470\n", "fb.1.1596403881668.1116446470"),
         ("fb.1.1596403881668.abc", None),
-        ("fb.2.1596403881668.1116446470", None),
+        ("fb.2.1596403881668.1116446470", "fb.2.1596403881668.1116446470"),
+        ("fb.0.1596403881668.1116446470", "fb.0.1596403881668.1116446470"),
+        ("fb.1.1596403881668.1116446470.AQ", "fb.1.1596403881668.1116446470.AQ"),  # an appendix
+        ("fb.3.1596403881668.1116446470", None),
+        ("fb.1.1596403881668.1116446470.", None),
         ("1596403881668.1116446470", None),
     ],
 )

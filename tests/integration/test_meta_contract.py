@@ -1,0 +1,47 @@
+"""Meta's contract, round 2 (issue 14), end to end: Konektor rows in a real PostgreSQL, the sync's stages,
+the Graph API emulator (which enforces Meta's rules) and what sync_logs records."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.integration.conftest import sync_once
+
+PIXEL = "1400000000000001"
+UA = "Mozilla/5.0 (Linux; Android 14) Chrome/125.0"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def ws(konektor, meta) -> int:
+    workspace = konektor.workspace(1, country="ID", currency="IDR")
+    konektor.pixel(workspace, PIXEL, token="tok-14")
+    meta.register_pixels({PIXEL: "tok-14"})
+    return workspace
+
+
+def _logs(konektor) -> dict[int, dict]:
+    return {row["status_change_id"]: row for row in konektor.sync_logs()}
+
+
+def _sent(meta) -> dict[str, dict]:
+    return {e["event"]["event_id"]: e["event"] for e in meta.events(pixel_id=PIXEL)}
+
+
+def test_rule1_fbc_and_fbp_with_any_subdomain_index_reach_meta_unchanged(engine, client, konektor, meta, ws):
+    co_id = konektor.change(konektor.lead(ws, fbc="fb.2.1554763741205.AbCdEfGh", fbclid="IwAROther",
+                                          fbp="fb.2.1554763741205.1116446470.AQ"), "new")  # fmt: skip
+    top = konektor.change(konektor.lead(ws, fbc="fb.0.1554763741205.AbCdEfGh"), "new")
+
+    sync_once(engine, client)
+
+    assert {row["status"] for row in _logs(konektor).values()} == {"accepted"}
+    sent = _sent(meta)
+    assert sent[f"konektor-lsc-{co_id}"]["user_data"]["fbc"] == "fb.2.1554763741205.AbCdEfGh"
+    assert sent[f"konektor-lsc-{co_id}"]["user_data"]["fbp"] == "fb.2.1554763741205.1116446470.AQ"
+    assert sent[f"konektor-lsc-{top}"]["user_data"]["fbc"] == "fb.0.1554763741205.AbCdEfGh"
