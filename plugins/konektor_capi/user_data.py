@@ -17,7 +17,9 @@ Why it works the way it does:
 Field rules (Meta's "Customer Information Parameters"; where they leave room, the choice and why):
 
 * em: trim, lowercase, must look like ``local@domain.tld`` and be at most 254 characters.
-* ph: see konektor_capi.phones (calling code of the workspace's default country for local numbers).
+* ph: see konektor_capi.phones. A national number gets the calling code of the lead's own country
+  (``country``, a code or a name), else of the workspace's default country; a number written with
+  ``+`` or ``00`` keeps its own code.
 * fn, ln, ct: NFC, lowercase, keep only letters and combining marks (Unicode L* and M*). Meta asks
   for no punctuation and UTF-8 for non-Latin scripts; we also drop spaces and digits, so
   'Mary-Ann', 'Mary Ann' and 'MaryAnn' all give 'maryann' and 'Siti Nur-Aisyah' gives
@@ -479,6 +481,18 @@ def _fbcs(df: pd.DataFrame) -> np.ndarray:
     return fbc
 
 
+def _phone_regions(country: np.ndarray, default_country: pd.Series) -> pd.Series | str:
+    """The region a national phone number belongs to: the lead's own country (code or name, as
+    resolved for `country`), else the workspace's default (as written, for a default that is not a
+    known code). One region for the whole frame, the usual case, spares the phone parser a pass."""
+    codes, regions = factorize_text(country)
+    known = np.array([len(r) == 2 for r in regions] + [False], dtype=bool)[codes]  # 64-hex: pre-hashed
+    if known.all() and len(regions) == 1:
+        return regions[0].upper()
+    own = take([r.upper() for r in regions], codes)
+    return pd.Series(np.where(known, own, default_country.to_numpy(dtype=object)), dtype=object)
+
+
 def _today_utc() -> date:
     return datetime.now(UTC).date()
 
@@ -497,9 +511,6 @@ def build_user_data(df: pd.DataFrame) -> pd.DataFrame:
 
     workspace_codes, workspace_countries = factorize_text(df["default_country"])
     default_country = take([_default_country(t) for t in workspace_countries], workspace_codes)
-    # One workspace country for the whole batch (the usual case) spares the phone parser a pass.
-    single = len(workspace_countries) == 1 and bool((workspace_codes == 0).all())
-    phone_country = workspace_countries[0] if single else df["default_country"]
     lead_country = _plain(df["country"], _each(_country))
     country = np.where(pd.isna(lead_country), default_country, lead_country)
     is_us = country == "us"
@@ -508,7 +519,7 @@ def build_user_data(df: pd.DataFrame) -> pd.DataFrame:
 
     columns = {
         "em": _hashed(df["email"], _emails),
-        "ph": _phones(df["phone"], phone_country),
+        "ph": _phones(df["phone"], _phone_regions(country, df["default_country"])),
         "fn": _hashed(df["first_name"], letters),
         "ln": _hashed(df["last_name"], letters),
         "ct": _hashed(df["city"], letters),

@@ -45,3 +45,17 @@ def test_rule1_fbc_and_fbp_with_any_subdomain_index_reach_meta_unchanged(engine,
     assert sent[f"konektor-lsc-{co_id}"]["user_data"]["fbc"] == "fb.2.1554763741205.AbCdEfGh"
     assert sent[f"konektor-lsc-{co_id}"]["user_data"]["fbp"] == "fb.2.1554763741205.1116446470.AQ"
     assert sent[f"konektor-lsc-{top}"]["user_data"]["fbc"] == "fb.0.1554763741205.AbCdEfGh"
+
+
+def test_rule2_a_us_leads_national_phone_is_sent_with_the_us_calling_code(engine, client, konektor, meta, ws):
+    us = konektor.change(konektor.lead(ws, phone="(650) 253-0000", country="United States"), "new")
+    local = konektor.change(konektor.lead(ws, phone="0812-3456-7890", country=None), "new")
+    written = konektor.change(konektor.lead(ws, phone="+62 812-3456-7890", country="US"), "new")
+
+    sync_once(engine, client)
+
+    assert {row["status"] for row in _logs(konektor).values()} == {"accepted"}
+    sent = _sent(meta)
+    assert sent[f"konektor-lsc-{us}"]["user_data"]["ph"] == sha("16502530000")
+    assert sent[f"konektor-lsc-{local}"]["user_data"]["ph"] == sha("6281234567890")
+    assert sent[f"konektor-lsc-{written}"]["user_data"]["ph"] == sha("6281234567890")

@@ -500,3 +500,25 @@ def test_never_raises_and_outputs_are_well_formed(df):
         assert alone.iloc[0].tolist() == out.iloc[i].tolist()
     # Deterministic.
     pd.testing.assert_frame_equal(build_user_data(df), out)
+
+
+@pytest.mark.parametrize("country", ["US", "us", "United States", " united states of america ", "USA"])
+def test_a_national_phone_gets_the_calling_code_of_the_leads_own_country(country):
+    # An Indonesian workspace (default ID) with a US lead: not 62 650..., which matches nobody.
+    assert field("ph", phone="(650) 253-0000", country=country, default_country="ID") == h("16502530000")
+
+
+def test_a_phone_without_the_leads_country_gets_the_workspace_default():
+    df = frame({"phone": "0812-3456-7890"}, {"phone": "0812-3456-7890", "country": "Atlantis"},
+               {"phone": "(650) 253-0000", "country": "US"})  # fmt: skip
+    assert build_user_data(df)["ph"].tolist() == [h("6281234567890"), h("6281234567890"), h("16502530000")]
+
+
+@pytest.mark.parametrize("phone", ["+62 812-3456-7890", "0062 812 3456 7890"])
+def test_a_phone_written_with_its_calling_code_keeps_it_whatever_the_leads_country(phone):
+    assert field("ph", phone=phone, country="United States", default_country="ID") == h("6281234567890")
+
+
+def test_a_pre_hashed_country_leaves_the_phone_to_the_workspace_default():
+    df = frame({"phone": "0812-3456-7890", "country": h("us")}, {"phone": "(650) 253-0000", "country": "US"})
+    assert build_user_data(df)["ph"].tolist() == [h("6281234567890"), h("16502530000")]
