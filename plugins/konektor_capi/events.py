@@ -22,6 +22,8 @@ USER_DATA_COLUMNS = {**{f: f for f in USER_DATA_HASHED + USER_DATA_PLAIN}, "lead
 # only matches if a browser pixel sent the same one, and location/gender alone are "weak identity".
 MATCHABLE = ("em", "ph", "fbc", "fbp", "lead_id")
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+# The lead status a web form creates: the one stage that happens on the website.
+WEBSITE_STATUS = "new"
 # Why a value of Konektor's row makes the event unsendable, naming the column (None: nothing wrong).
 INPUT_PROBLEM = "input_problem"
 
@@ -62,7 +64,11 @@ def build_events(
     is_messaging = has_clid & to_status.isin(list(messaging)).fillna(False)
     url = _text_or_none(changes["landing_page_url"])
     is_http = url.astype("string").str.match(r"(?i)^https?://").fillna(False).astype(bool)
-    is_website = ~is_messaging & is_http & user_data["client_user_agent"].notna()
+    # Where the conversion happened (Meta's rule): on the website only for the lead's own web form (its
+    # `new`) or a change the browser pixel reported too (its event_id); later stages are CRM events,
+    # which still carry the browser's ip, user agent and cookies as match keys.
+    on_site = (to_status == WEBSITE_STATUS).fillna(False) | _present(changes["change_event_id"])
+    is_website = ~is_messaging & on_site & is_http & user_data["client_user_agent"].notna()
 
     action_source = np.select(
         [is_messaging.to_numpy(), is_website.to_numpy()],

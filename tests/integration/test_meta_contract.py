@@ -59,3 +59,26 @@ def test_rule2_a_us_leads_national_phone_is_sent_with_the_us_calling_code(engine
     assert sent[f"konektor-lsc-{us}"]["user_data"]["ph"] == sha("16502530000")
     assert sent[f"konektor-lsc-{local}"]["user_data"]["ph"] == sha("6281234567890")
     assert sent[f"konektor-lsc-{written}"]["user_data"]["ph"] == sha("6281234567890")
+
+
+def test_rule3_a_won_web_lead_is_a_crm_event_with_its_browser_match_keys(engine, client, konektor, meta, ws):
+    web = {"landing_page_url": "https://toko.id/promo", "client_user_agent": UA, "client_ip": "103.47.1.12",
+           "fbp": "fb.1.1554763741205.1116446470", "deal_value": 250000}  # fmt: skip
+    lead = konektor.lead(ws, **web)
+    form = konektor.change(lead, "new")
+    won = konektor.change(lead, "won")
+    pixel_won = konektor.change(konektor.lead(ws, **web), "won", event_id="browser-purchase-1")
+
+    sync_once(engine, client)
+
+    logs = _logs(konektor)
+    assert {c: logs[c]["action_source"] for c in (form, won, pixel_won)} == {
+        form: "website", won: "system_generated", pixel_won: "website"}  # fmt: skip
+    assert {row["status"] for row in logs.values()} == {"accepted"}
+    sent = _sent(meta)
+    crm = sent[f"konektor-lsc-{won}"]
+    assert crm["action_source"] == "system_generated" and "event_source_url" not in crm
+    assert crm["custom_data"]["event_source"] == "crm"
+    assert {k: crm["user_data"][k] for k in ("client_ip_address", "client_user_agent", "fbp")} == {
+        "client_ip_address": "103.47.1.12", "client_user_agent": UA, "fbp": web["fbp"]}  # fmt: skip
+    assert sent["browser-purchase-1"]["event_source_url"] == "https://toko.id/promo"
