@@ -30,9 +30,9 @@ Field rules (Meta's "Customer Information Parameters"; where they leave room, th
   and a US zip that does not start with 5 digits is dropped.
 * country: ISO 3166-1 alpha-2, lowercase. Accepts alpha-2, alpha-3, and country names in English,
   Indonesian and Malay (from libphonenumber's locale data, a runtime dependency) plus a few
-  aliases; unknown or empty falls back to the workspace's default country. pycountry is
-  deliberately not used: it is not a runtime dependency (only a dev one), so production and
-  tests would map countries differently. The alpha-3 table was generated from pycountry 26.2.16.
+  aliases; unknown or empty falls back to the workspace's default country. The alpha-3 table was
+  generated from pycountry 26.2.16 (a runtime dependency since for currencies; the table stays, as
+  importing pycountry's database for every page costs more than these 249 pairs).
 * ge: f/female/perempuan/wanita -> f; m/male/laki-laki/pria/l -> m; anything else dropped.
 * db: YYYYMMDD; dropped before 1900 or after today (UTC).
 * external_id: sha256 of the Konektor lead id as a decimal string.

@@ -82,3 +82,68 @@ def test_rule3_a_won_web_lead_is_a_crm_event_with_its_browser_match_keys(engine,
     assert {k: crm["user_data"][k] for k in ("client_ip_address", "client_user_agent", "fbp")} == {
         "client_ip_address": "103.47.1.12", "client_user_agent": UA, "fbp": web["fbp"]}  # fmt: skip
     assert sent["browser-purchase-1"]["event_source_url"] == "https://toko.id/promo"
+
+
+def test_rule4_name_and_address_or_the_lead_id_alone_are_sent_and_meta_takes_them(
+    engine, client, konektor, meta, ws
+):
+    nothing = {"email": None, "phone": None, "first_name": None, "last_name": None, "city": None,
+               "zip_code": None, "country": None, "gender": None}  # fmt: skip
+    address = konektor.change(konektor.lead(ws, **{**nothing, "first_name": "Budi", "last_name": "Santoso",
+                                                   "city": "Jakarta", "zip_code": "12190", "country": "ID"}),
+                              "new")  # fmt: skip
+    only_id = konektor.change(konektor.lead(ws, **nothing), "new")
+
+    sync_once(engine, client)
+
+    logs = _logs(konektor)
+    assert (logs[address]["status"], logs[only_id]["status"]) == ("accepted", "accepted")
+    sent = _sent(meta)
+    assert set(sent[f"konektor-lsc-{address}"]["user_data"]) == {
+        "fn",
+        "ln",
+        "ct",
+        "zp",
+        "country",
+        "external_id",
+    }
+    assert set(sent[f"konektor-lsc-{only_id}"]["user_data"]) == {"country", "external_id"}
+
+
+def test_rule6_a_deal_in_a_made_up_currency_is_skipped_and_its_batch_goes_through(
+    engine, client, konektor, meta, ws
+):
+    xyz = konektor.change(konektor.lead(ws, deal_value=100, deal_currency="XYZ"), "won")
+    usd = konektor.change(konektor.lead(ws, deal_value=100, deal_currency="usd"), "won")
+
+    summary = sync_once(engine, client)
+
+    logs = _logs(konektor)
+    assert (logs[xyz]["status"], logs[xyz]["reason"]) == (
+        "skipped", "deal currency 'XYZ' is not an ISO 4217 currency code")  # fmt: skip
+    assert logs[usd]["status"] == "accepted"
+    assert _sent(meta)[f"konektor-lsc-{usd}"]["custom_data"]["currency"] == "USD"
+    assert summary["requests"] == 1  # no bisection: the bad event never reached Meta
+
+
+def test_rule5_a_ctwa_lead_without_a_waba_is_sent_as_a_crm_event_with_a_note(
+    engine, client, konektor, meta, ws
+):
+    nothing = {"email": None, "phone": None, "first_name": None, "last_name": None, "city": None,
+               "zip_code": None, "country": None, "gender": None}  # fmt: skip
+    with_phone = konektor.change(konektor.lead(ws, ctwa_clid="clid-1", agent_phone="0812 9999 0000"), "new")
+    click_only = konektor.change(konektor.lead(ws, ctwa_clid="clid-2", **nothing), "new")
+
+    sync_once(engine, client)
+
+    logs = _logs(konektor)
+    row = logs[with_phone]
+    assert (row["status"], row["action_source"], row["event_name"], row["waba_id"]) == (
+        "accepted", "system_generated", "Lead", None)  # fmt: skip
+    assert row["note"].startswith("Click-to-WhatsApp lead without a WhatsApp Business Account ID (no session")
+    assert row["note"].endswith("sent as a CRM event, without its ctwa_clid")
+    assert logs[click_only]["status"] == "skipped" and logs[click_only]["note"] is None
+    assert logs[click_only]["reason"].endswith("nothing else to match it on as a CRM event")
+    event = _sent(meta)[f"konektor-lsc-{with_phone}"]
+    assert event["user_data"]["ph"] == sha("6281234567890") and "ctwa_clid" not in event["user_data"]
+    assert event["custom_data"]["event_source"] == "crm"

@@ -38,3 +38,37 @@ def test_rule3_a_won_change_carrying_the_browsers_event_id_is_a_website_event():
 def test_rule3_a_new_lead_without_a_page_or_browser_is_a_crm_event():
     events = build(changes({"landing_page_url": "https://toko.id"}, {"client_user_agent": UA}))
     assert events["action_source"].tolist() == ["system_generated", "system_generated"]
+
+
+def test_rule5_a_ctwa_lead_without_a_waba_goes_as_a_crm_event_when_it_has_identifiers():
+    import pandas as pd
+
+    from konektor_capi.fanout import events_per_pixel, group_pixels
+    from konektor_capi.payloads import event_dicts
+
+    events = build(changes({"ctwa_clid": "clid-1", "phone": "0812-3456-7890", "email": None},
+                           {"ctwa_clid": "clid-2", "email": None},  # nothing but the click
+                           {"ctwa_clid": "clid-3", "to_status": "won", "deal_value": 10.0}))  # fmt: skip
+    pixels = group_pixels(pd.DataFrame({"pixel_key": [3, 5], "pixel_id": ["111", "222"],
+                                        "pixel_waba_id": [None, "900000000000001"]}))  # fmt: skip
+    pairs = events_per_pixel(events, pd.Series(["3 5"] * 3, index=events.index), pixels)
+
+    got = list(zip(pairs["status_change_id"], pairs["pixel_id"], pairs["action_source"], pairs["event_name"],
+                   strict=True))  # fmt: skip
+    assert got == [
+        (1, "111", "system_generated", "Lead"),  # no WABA, a phone: a CRM event
+        (1, "222", "business_messaging", "LeadSubmitted"),  # the pixel's WABA
+        (2, "111", "business_messaging", "LeadSubmitted"),  # nothing to match on: validation skips it
+        (2, "222", "business_messaging", "LeadSubmitted"),
+        (3, "111", "system_generated", "Purchase"),
+        (3, "222", "business_messaging", "Purchase"),
+    ]
+    crm = pairs[pairs["action_source"] == "system_generated"]
+    assert crm["note"].str.startswith("Click-to-WhatsApp lead without a WhatsApp Business Account ID").all()
+    assert pairs.loc[pairs["action_source"] != "system_generated", "note"].isna().all()
+    sent = event_dicts(crm)
+    assert all("ctwa_clid" not in e["user_data"] and "whatsapp_business_account_id" not in e["user_data"]
+               for e in sent)  # fmt: skip
+    assert sent[0]["user_data"]["ph"]
+    assert sent[0]["custom_data"] == {"event_source": "crm", "lead_event_source": "Konektor"}
+    assert sent[1]["custom_data"]["value"] == 10.0 and sent[1]["custom_data"]["currency"] == "IDR"
