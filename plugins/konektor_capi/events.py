@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from konektor_capi.ad_ids import ad_ids
 from konektor_capi.extract import UNUSABLE
-from konektor_capi.identity import is_weak, key_bits
+from konektor_capi.identity import is_weak, key_bits, key_names
 from konektor_capi.mapping import EventMapping
 from konektor_capi.waba import SESSION_WABA_PROBLEM
 
@@ -21,6 +22,7 @@ USER_DATA_PLAIN = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead
 USER_DATA_COLUMNS = {**{f: f for f in USER_DATA_HASHED + USER_DATA_PLAIN}, "lead_id": "meta_lead_id"}
 # Per event, one bit per customer information key its lead has (identity.BIT), whatever its action source.
 IDENTITY_KEYS = "identity_keys"
+MATCH_KEYS = "match_keys"
 # The CRM mapping's event name, also for a Click-to-WhatsApp event (sent as a CRM event without a WABA).
 CRM_EVENT_NAME = "crm_event_name"
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
@@ -133,6 +135,10 @@ def build_events(
             CRM_EVENT_NAME: crm_name.astype("object").where(crm_name.notna(), None),
             "n_identifiers": n_identifiers,
             IDENTITY_KEYS: bits,
+            # What the event carries for Meta to match on (sync_logs.match_keys): a business-messaging
+            # event only its click id.
+            MATCH_KEYS: np.where(is_messaging.to_numpy(dtype=bool), "ctwa_clid", key_names(bits)),
+            **ad_ids(changes),
         },
         index=changes.index,
     )

@@ -11,8 +11,8 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from konektor_capi.events import CRM_EVENT_NAME, IDENTITY_KEYS
-from konektor_capi.identity import BIT, is_weak
+from konektor_capi.events import CRM_EVENT_NAME, IDENTITY_KEYS, MATCH_KEYS
+from konektor_capi.identity import BIT, is_weak, key_names
 from konektor_capi.outcomes import CHANGE_KEY, NOTE, change_keys
 from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.waba import clean_waba_ids, fallback_waba, waba_problems
@@ -94,6 +94,7 @@ def _as_crm_events(pairs: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
         WABA_PROBLEM: None,
         "n_identifiers": np.bitwise_count(pairs[IDENTITY_KEYS].to_numpy(dtype=np.int64)[at]),
         NOTE: notes.to_numpy(dtype=object),
+        MATCH_KEYS: key_names(pairs[IDENTITY_KEYS].to_numpy(dtype=np.int64)[at]),
     }
     if NOTE not in pairs:
         pairs[NOTE] = pd.Series(np.full(len(pairs), None, dtype=object), index=pairs.index, dtype=object)

@@ -25,9 +25,13 @@ FINAL = (ACCEPTED, PARTIAL, SKIPPED)
 NOTE = "note"
 # The pixel's part first: the rest is the same for every pixel of a change, built once per change.
 PIXEL_KEY_COLUMNS = ("pixel_id", "waba_id", NOTE)
+# match_keys: the customer information keys the event carried; campaign_id, adset_id, ad_id: the Meta ad
+# it came from (landing URL). For analysts: match coverage per pixel, conversions per campaign.
 CHANGE_KEY_COLUMNS = (
     "status_change_id", "lead_id", "workspace_id", "event_name", "event_id", "action_source", "event_time",
+    "match_keys", "campaign_id", "adset_id", "ad_id",
 )  # fmt: skip
+_OPTIONAL_CHANGE_KEYS = CHANGE_KEY_COLUMNS[-4:]
 KEY_COLUMNS = PIXEL_KEY_COLUMNS + CHANGE_KEY_COLUMNS
 # test_event_code: the code the events were sent with (Meta's Test Events tab), NULL when sent live or
 # not sent. A test send is not a final outcome once that code is no longer the one a run sends with.
@@ -83,6 +87,10 @@ def change_keys(events: pd.DataFrame) -> list[str]:
         _copy_texts(events["event_id"].tolist()),
         _copy_texts(events["action_source"].tolist()),
         [t + "Z" for t in np.datetime_as_string(seconds, unit="s").tolist()],
+        *(
+            _copy_texts(events[c].tolist()) if c in events else [NULL] * len(events)
+            for c in _OPTIONAL_CHANGE_KEYS
+        ),
     ]
     return list(map("\t".join, zip(*columns, strict=True)))
 

@@ -4,9 +4,12 @@ the Graph API emulator (which enforces Meta's rules) and what sync_logs records.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
+from konektor_capi import sql
+from konektor_capi.db import ensure_pipeline_schema
 from tests.integration.conftest import sync_once
 
 PIXEL = "1400000000000001"
@@ -147,3 +150,58 @@ def test_rule5_a_ctwa_lead_without_a_waba_is_sent_as_a_crm_event_with_a_note(
     event = _sent(meta)[f"konektor-lsc-{with_phone}"]
     assert event["user_data"]["ph"] == sha("6281234567890") and "ctwa_clid" not in event["user_data"]
     assert event["custom_data"]["event_source"] == "crm"
+
+
+TEMPLATE_URL = ("https://toko.id/promo?utm_source=fb&utm_medium=paid&utm_campaign=Lebaran"
+                "&campaign_id=120210000000001&adset_id=120210000000002&ad_id=120210000000003")  # fmt: skip
+
+
+def test_rule8_sync_logs_records_match_keys_and_ad_ids_and_the_readme_queries_read_them(
+    engine, client, konektor, meta, ws
+):
+    web = konektor.lead(ws, phone=None, landing_page_url=TEMPLATE_URL, client_user_agent=UA,
+                        client_ip="103.47.1.12", fbc="fb.1.1554763741205.AbCdEfGh")  # fmt: skip
+    form = konektor.change(web, "new")
+    won = konektor.change(web, "won")
+    konektor.execute("UPDATE leads SET deal_value = 500000 WHERE id = %s", (web,))
+    crm = konektor.change(konektor.lead(ws, first_name=None, last_name=None, city=None, zip_code=None,
+                                        gender=None), "qualified")  # fmt: skip
+
+    sync_once(engine, client)
+
+    logs = _logs(konektor)
+    assert logs[form]["match_keys"] == (
+        "em,fn,ln,ge,ct,zp,country,external_id,fbc,client_ip_address,client_user_agent")  # fmt: skip
+    assert logs[crm]["match_keys"] == "em,ph,country,external_id"
+    for change in (form, won):
+        row = logs[change]
+        assert (row["campaign_id"], row["adset_id"], row["ad_id"]) == (
+            "120210000000001", "120210000000002", "120210000000003")  # fmt: skip
+    assert logs[crm]["campaign_id"] is None
+    # No raw PII: the row holds key names and ad ids, never the values.
+    assert not any("toko.id" in str(v) or "103.47.1.12" in str(v) or "budi" in str(v).lower()
+                   for row in logs.values() for v in row.values())  # fmt: skip
+
+    coverage = {r[0]: r[1:] for r in konektor.execute(sql.load("analyst_match_coverage"))}
+    events, em, ph, fbc, fbp, ip, clid = coverage[PIXEL]
+    assert (events, float(em), float(ph), float(fbc), float(ip)) == (3, 100.0, 33.3, 66.7, 66.7)
+    campaigns = konektor.execute(sql.load("analyst_conversions_per_campaign"))
+    assert [(r[1], r[4], r[5]) for r in campaigns] == [("120210000000001", "Lead", 1),
+                                                      ("120210000000001", "Purchase", 1)]  # fmt: skip
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name in ("analyst_match_coverage", "analyst_conversions_per_campaign"):
+        assert sql.load(name).strip() in readme
+
+
+def test_rule8_an_existing_sync_logs_gains_the_new_columns_once(engine, konektor):
+    columns = ("note", "match_keys", "campaign_id", "adset_id", "ad_id")
+    for column in columns:
+        konektor.execute(f"ALTER TABLE sync_logs DROP COLUMN {column}")  # a deployment from before
+    for _ in range(2):  # idempotent: the second pass finds them and changes nothing
+        ensure_pipeline_schema(engine)
+        found = konektor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'sync_logs' "
+            "AND column_name = ANY(%s)",
+            (list(columns),),
+        )
+        assert sorted(c for (c,) in found) == sorted(columns)

@@ -72,3 +72,14 @@ def test_rule5_a_ctwa_lead_without_a_waba_goes_as_a_crm_event_when_it_has_identi
     assert sent[0]["user_data"]["ph"]
     assert sent[0]["custom_data"] == {"event_source": "crm", "lead_event_source": "Konektor"}
     assert sent[1]["custom_data"]["value"] == 10.0 and sent[1]["custom_data"]["currency"] == "IDR"
+
+
+def test_rule8_each_event_records_the_match_keys_it_carries_and_its_ad():
+    url = "https://toko.id/promo?utm_source=fb&campaign_id=120210000000001&adset_id=12021000000000&ad_id=9"
+    events = build(changes({"email": "a@example.com", "phone": "0812-3456-7890", "fbc": "fb.1.1.x",
+                            "client_ip": "103.47.1.12", "landing_page_url": url},
+                           {"ctwa_clid": "clid-1"}))  # fmt: skip
+    assert events["match_keys"].tolist() == ["em,ph,country,external_id,fbc,client_ip_address", "ctwa_clid"]
+    assert events[["campaign_id", "adset_id", "ad_id"]].iloc[0].tolist() == [
+        "120210000000001", "12021000000000", "9"]  # fmt: skip
+    assert events[["campaign_id", "adset_id", "ad_id"]].iloc[1].isna().all()
