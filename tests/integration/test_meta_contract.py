@@ -4,12 +4,18 @@ the Graph API emulator (which enforces Meta's rules) and what sync_logs records.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from konektor_capi import sql
 from konektor_capi.db import ensure_pipeline_schema
+from konektor_capi.mapping import EventMapping
+from konektor_capi.pipeline import finish_run, plan_groups, sync_group
+from konektor_capi.runs import open_run
 from tests.integration.conftest import sync_once
 
 PIXEL = "1400000000000001"
@@ -205,3 +211,31 @@ def test_rule8_an_existing_sync_logs_gains_the_new_columns_once(engine, konektor
             (list(columns),),
         )
         assert sorted(c for (c,) in found) == sorted(columns)
+
+
+def test_rule7_an_event_that_crosses_the_7_day_line_while_queued_is_skipped_and_its_batch_goes(
+    engine, client, konektor, meta, ws
+):
+    # The run prepares (in the "prepare" thread) at the real time and sends 30 minutes later: what
+    # passed validation with a minute to spare is past the line when its request leaves. The emulator's
+    # clock is 30 minutes ahead too, so sending it would reject the whole batch (100 / 2804003).
+    later = 30 * 60
+
+    def now() -> float:
+        return time.time() + (0 if threading.current_thread().name == "prepare" else later)
+
+    meta.set_config(clock_offset_seconds=later)
+    aged = konektor.change(konektor.lead(ws), "new", ago=timedelta(days=7, minutes=-16))
+    fresh = konektor.change(konektor.lead(ws), "new")
+    run = open_run(engine, "run-7", mode="hourly", window_end=datetime.now(UTC))
+    mapping = EventMapping()
+    for group in plan_groups(engine, run, mapping):
+        sync_group(engine, client, run, group, mapping, now=now, delivery="thread")
+    finish_run(engine, run, mapping)
+
+    logs = _logs(konektor)
+    assert logs[fresh]["status"] == "accepted"
+    assert logs[aged]["status"] == "skipped"
+    assert logs[aged]["reason"].startswith("older than Meta's 7-day window for server events")
+    stats = meta.stats()
+    assert stats["requests"] == 1 and not stats["errors_by_code"]  # no rejected batch, no bisection
