@@ -81,8 +81,7 @@ def _crm_matchable(bits: np.ndarray) -> np.ndarray:
 def _as_crm_events(pairs: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """A Click-to-WhatsApp conversion without a WABA is not lost: it goes as a CRM event (hashed
     identifiers, no ctwa_clid, which Meta only takes with a WABA), with a note on its sync_logs row."""
-    pairs = pairs.copy()
-    at = np.flatnonzero(rows)
+    at = np.flatnonzero(rows)  # `pairs` is the fan-out's own frame: changed in place
     why = pd.Series(pairs[WABA_PROBLEM].to_numpy(dtype=object)[at], dtype="string").fillna(
         f"{NO_SESSION_WABA} and {NO_PIXEL_WABA}")  # fmt: skip
     notes = ("Click-to-WhatsApp lead without a WhatsApp Business Account ID (" + why
