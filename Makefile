@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(PY) -m devtools.run_dag demo
 
 # One sync run with AIRFLOW_CONN_KONEKTOR_DB and AIRFLOW_CONN_META_CAPI; with neither set, the embedded demo
-# database and the emulator; with only one set, refused (see devtools/targets.py).
+# database and the emulator; with only one set, refused (see plugins/konektor_capi_cli/targets.py).
 sync: $(STAMP)
 	$(PY) -m devtools.run_dag sync
 
@@ -38,7 +38,7 @@ sync: $(STAMP)
 # The values travel as data: make must not expand them (a command-line variable holding $(shell ...) runs it
 # when make exports or reads it) and the shell must not parse them. So they are unexported, and their
 # unexpanded text is exported to the Python entry point under other names (simply expanded: exported as is);
-# devtools.backfill_request checks them.
+# konektor_capi_cli.backfill_request checks them.
 unexport START END PIXELS DRY_RUN
 backfill: export BACKFILL_START := $(value START)
 backfill: export BACKFILL_END := $(value END)
@@ -58,7 +58,7 @@ emulator: $(STAMP)
 # Test every enabled (workspace, pixel) row's token (one GET each, like Konektor's "Test Connection"); no token
 # printed. Connections as for `make sync`.
 check-pixels: $(STAMP)
-	$(PY) -m devtools.check_pixels
+	$(PY) -m devtools.run_dag check-pixels
 
 # Benchmark: N status changes in a fresh database, one Airflow run end to end, per-stage figures, and
 # the facebook-business SDK baseline. make bench [BENCH_EVENTS=1000000] [BENCH_ARGS="--sizes 100000,1000000"]

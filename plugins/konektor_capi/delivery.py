@@ -13,9 +13,11 @@ outcome of the batch in flight, which the rerun resends with the same event ids.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -240,6 +242,10 @@ def _exit_with(parent) -> None:
 def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
     from konektor_capi.db import make_engine
 
+    # A spawned child has no logging set up; its stderr is the task's, which Airflow puts in the task log.
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     parent = multiprocessing.parent_process()
     if parent is not None:
         _exit_with(parent)

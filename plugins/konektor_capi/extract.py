@@ -121,8 +121,8 @@ def planner_settings(expected_pairs: int) -> list[str]:
     the statement is planned, the planner picks a nested-loop anti join that rescans sync_logs per
     change while the recorder keeps inserting under the long-running COPY, which is quadratic. Hash
     joins read each table once, whatever the statistics say. A small window is left to the planner:
-    there a hash join would read the whole of sync_logs (all history, growing every hour: 0.29 s at
-    2M rows) where primary-key lookups take 0.035 s.
+    there a hash join would read the whole of sync_logs (all history, growing every hour) where
+    primary-key lookups read only the window's rows (docs/performance.md has the measurement).
     """
     if 0 < expected_pairs <= SMALL_WINDOW_PAIRS:
         return []
