@@ -76,6 +76,25 @@ BEGIN
 END
 $$;
 
+-- Columns added since: text, NULL where unknown. `note`: what changed in how an event went out (a
+-- Click-to-WhatsApp lead without a WABA sent as a CRM event); `match_keys`: the customer information keys
+-- the event carried (`em,ph,fbc,client_ip_address`, names only, never values); `campaign_id`, `adset_id`,
+-- `ad_id`: the Meta ad of the lead's landing URL (ids, not PII). Same guard as above: an existing column
+-- costs a catalogue read, never a lock.
+DO $$
+DECLARE
+    col text;
+BEGIN
+    FOREACH col IN ARRAY ARRAY['note', 'match_keys', 'campaign_id', 'adset_id', 'ad_id'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                       WHERE attrelid = 'sync_logs'::regclass AND attname = col AND NOT attisdropped)
+        THEN
+            EXECUTE 'ALTER TABLE sync_logs ADD COLUMN IF NOT EXISTS ' || quote_ident(col) || ' text';
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- Where the hourly schedule has got to. Backfills never touch it.
 CREATE TABLE IF NOT EXISTS sync_watermark (
     name       text        PRIMARY KEY,

@@ -34,12 +34,13 @@ from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.prefetch import prefetch
 from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.scrub import scrub
+from konektor_capi.send_window import cut_expired
 from konektor_capi.sender import PixelSender, PixelTarget
 
 # What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
 # the pixel and event name. Only these cross the process boundary; a skip, never sent, leaves out
 # the encoded event (a page's skips of a pixel without a token: ~10 MB of JSON for nothing).
-DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name"]
+DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name", "event_time"]
 RECORD_COLUMNS = [c for c in DELIVERY_COLUMNS if c != EVENT_JSON]
 QUEUE_DEPTH = 50  # work items, about a page's batches (~30 MB of encoded events at most)
 
@@ -76,6 +77,7 @@ class DeliverySetup:
     graph: GraphApiConfig
     targets: dict[int, PixelTarget]
     run_id: str
+    clock: Callable[[], float] = time.time  # what "now" is at send time (Meta's 7-day window)
 
 
 class _Clock:
@@ -113,8 +115,12 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
         for item in clock.waited(iter(items)):
             if isinstance(item, Skip):
                 record(item.outcomes)
-            else:
-                senders[item.pixel_key].send_batch(item.batch)
+                continue
+            batch, late = cut_expired(item.batch, setup.clock(), setup.run_id)
+            if late is not None:
+                record(late)
+            if len(batch):
+                senders[item.pixel_key].send_batch(batch)
         return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
                               sum(s.requests for s in senders.values()),
                               {k: round(v, 3) for k, v in clock.seconds.items()})  # fmt: skip

@@ -23,7 +23,8 @@ TEXT_COLUMNS = (
     "to_status", "change_event_id", "default_country", "default_currency", "lead_source_name", "email",
     "phone", "first_name", "last_name", "city", "state", "zip_code", "country",
     "gender", "agent_phone", "ctwa_clid", "fbclid", "fbc", "fbp", "client_ip", "client_user_agent",
-    "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys",
+    "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys", "lead_campaign_id", "lead_adset_id",
+    "lead_ad_id",
 )  # fmt: skip
 # CSV held between PostgreSQL and the parser: about four pages of 25k changes.
 READ_AHEAD_BYTES = 32 << 20
