@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean airflow airflow-stop \
-	airflow-deps
+	airflow-deps bench-health
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(PY) -m devtools.run_dag demo
 
 # One sync run with AIRFLOW_CONN_KONEKTOR_DB and AIRFLOW_CONN_META_CAPI; with neither set, the embedded demo
-# database and the emulator; with only one set, refused (see devtools/targets.py).
+# database and the emulator; with only one set, refused (see plugins/konektor_capi_cli/targets.py).
 sync: $(STAMP)
 	$(PY) -m devtools.run_dag sync
 
@@ -38,7 +38,7 @@ sync: $(STAMP)
 # The values travel as data: make must not expand them (a command-line variable holding $(shell ...) runs it
 # when make exports or reads it) and the shell must not parse them. So they are unexported, and their
 # unexpanded text is exported to the Python entry point under other names (simply expanded: exported as is);
-# devtools.backfill_request checks them.
+# konektor_capi_cli.backfill_request checks them.
 unexport START END PIXELS DRY_RUN
 backfill: export BACKFILL_START := $(value START)
 backfill: export BACKFILL_END := $(value END)
@@ -58,7 +58,7 @@ emulator: $(STAMP)
 # Test every enabled (workspace, pixel) row's token (one GET each, like Konektor's "Test Connection"); no token
 # printed. Connections as for `make sync`.
 check-pixels: $(STAMP)
-	$(PY) -m devtools.check_pixels
+	$(PY) -m devtools.run_dag check-pixels
 
 # Benchmark: N status changes in a fresh database, one Airflow run end to end, per-stage figures, and
 # the facebook-business SDK baselines. make bench [BENCH_EVENTS=1000000] [BENCH_ARGS="--sizes 100000,1000000"]
@@ -67,6 +67,12 @@ check-pixels: $(STAMP)
 BENCH_EVENTS ?= 1000000
 bench: $(STAMP)
 	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench $(if $(LATENCY_MS),--latency-ms $(LATENCY_MS)) $(BENCH_ARGS)
+
+# The Meta CAPI health page's queries on HEALTH_ROWS sync_logs rows (seeded by generate_series; kept for
+# HEALTH_ARGS=--reuse): time and plan of each query, the whole page with its chart.
+HEALTH_ROWS ?= 10000000
+bench-health: $(STAMP)
+	$(PY) -m devtools.bench_health --rows $(HEALTH_ROWS) $(HEALTH_ARGS)
 
 # Reliability under load: 200k changes, 10% of requests throttled, 5% failing transiently.
 LOAD_CHANGES ?= 200000

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import requests
 
-from devtools import demo_data, embedded_pg, stack, targets
+from devtools import demo_data, embedded_pg, stack
+from konektor_capi_cli import targets
 
 REPO = stack.REPO
 HOME = Path(os.environ.get("KONEKTOR_DEPLOY_HOME", REPO / ".airflow" / "deploy"))
@@ -158,8 +159,8 @@ def write_config(ports: dict[str, int], meta_sync: str, meta_async: str, keys: d
 
 
 def _connections() -> tuple[str, str | None]:
-    """The pipeline's connections by the operator commands' rule (devtools.targets): the user's pair, or
-    the demo database (seeded when empty) with an emulator started below (meta None)."""
+    """The pipeline's connections by the operator commands' rule (konektor_capi_cli.targets): the user's
+    pair, or the demo database (seeded when empty) with an emulator started below (meta None)."""
     chosen = targets.for_run(os.environ, "start the deployment")
     for note in chosen.notes:
         print(note, file=sys.stderr)

@@ -1,6 +1,7 @@
 """Starts the dev stand-ins a local run may use: the embedded PostgreSQL and the Graph API emulator.
 
-Which of them a command uses is devtools.targets' decision; nothing here reads the connections.
+Which of them a command uses is konektor_capi_cli.targets' decision; nothing here reads the connections.
+`session()` hands them to the package's commands (`make sync`, `make backfill`, `make check-pixels`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from devtools import embedded_pg
+from konektor_capi_cli import airflow_process
+from konektor_capi_cli.foreground_run import Airflow
+from konektor_capi_cli.stand_ins import Session
 
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = Path(os.environ.get("KONEKTOR_AIRFLOW_HOME", REPO / ".airflow"))
@@ -40,40 +43,12 @@ def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def airflow_bin() -> str:
-    return str(Path(sys.executable).with_name("airflow"))
-
-
-# `airflow dags test` is a short-lived process that imports ~750k objects (Airflow, FastAPI/Cadwyn for the
-# in-process Execution API, pandas): with CPython's default GC thresholds (700, 10, 10) it spent ~2.3 s in
-# ~1,500 collections during a run with no pending work, and another ~2 s in the collections of
-# interpreter shutdown. A larger first threshold (the same 10/10 ratios, so old objects are still
-# collected) and freezing the heap once Airflow's own exit handlers have run cut both to ~0.5 s.
-# KONEKTOR_AIRFLOW_GC=default runs the plain `airflow` script instead.
-AIRFLOW_GC_THRESHOLDS = (10_000, 10, 10)
+    return airflow_process.airflow_bin()
 
 
 def airflow_cmd(*args: str) -> list[str]:
-    """The command line of `airflow <args>`: the Airflow CLI itself, started as `python -m devtools.stack
-    airflow <args>` (GC tuned as above) unless KONEKTOR_AIRFLOW_GC=default. The command line keeps
-    "airflow dags test ...", which devtools.bench looks for to spot concurrent runs."""
-    if os.environ.get("KONEKTOR_AIRFLOW_GC", "tuned") == "default":
-        return [airflow_bin(), *args]
-    return [sys.executable, "-m", "devtools.stack", "airflow", *args]
-
-
-def run_airflow_cli(argv: list[str]) -> int:
-    """`airflow <argv>` in this process (what the `airflow` console script does), GC tuned."""
-    import atexit
-    import gc
-
-    gc.set_threshold(*AIRFLOW_GC_THRESHOLDS)
-    # Registered before Airflow is imported, so it runs last: after Airflow's exit handlers (ORM dispose,
-    # logging shutdown). Frozen objects are skipped by shutdown's collections; the OS frees the memory.
-    atexit.register(gc.freeze)
-    sys.argv = ["airflow", *argv]
-    from airflow.__main__ import main
-
-    return main() or 0
+    """`airflow <args>` as the operator commands start it (konektor_capi_cli.airflow_process)."""
+    return airflow_process.airflow_cmd(*args)
 
 
 def ensure_airflow_db(env: dict[str, str]) -> None:
@@ -126,7 +101,45 @@ def graph_api(configured: str | None, tokens: dict[str, str] | None = None, extr
                           "extra": {"api_version": "v25.0"}}), emulator  # fmt: skip
 
 
-if __name__ == "__main__":  # python -m devtools.stack airflow <arguments>: see airflow_cmd()
+class DevStandIns:
+    """The embedded demo database and the Graph API emulator, for the package's commands."""
+
+    def __init__(self, dbname: str = "konektor_demo"):
+        self.dbname = dbname
+
+    def database(self) -> str:
+        return ensure_database(self.dbname)
+
+    def pixel_tokens(self, db_uri: str) -> dict[str, str]:
+        from devtools.demo_data import pixel_tokens
+
+        return pixel_tokens(db_uri)
+
+    @contextmanager
+    def graph_api(self, tokens: dict[str, str]):
+        from devtools.graph_emulator.process import EmulatorAdmin
+
+        with graph_api(None, tokens) as (graph_conn, emulator):
+            yield graph_conn, EmulatorAdmin(emulator.base_url).stats
+
+
+def checkout_airflow() -> Airflow:
+    """This checkout's Airflow (read at call time: tests and the benchmark point AIRFLOW_HOME elsewhere)."""
+    return Airflow(airflow_env(), AIRFLOW_HOME)
+
+
+def session() -> Session:
+    """The operator commands as `make` runs them: this checkout's Airflow, the dev stand-ins."""
+    return Session("make", checkout_airflow, DevStandIns(), prepare=_migrate)
+
+
+def _migrate(airflow: Airflow) -> None:
+    ensure_airflow_db(dict(airflow.env))
+
+
+if __name__ == "__main__":  # the former launcher's command line: python -m devtools.stack airflow <arguments>
+    import sys
+
     if sys.argv[1:2] != ["airflow"]:
         sys.exit("usage: python -m devtools.stack airflow <airflow CLI arguments>")
-    sys.exit(run_airflow_cli(sys.argv[2:]))
+    sys.exit(airflow_process.run_airflow_cli(sys.argv[2:]))

@@ -53,10 +53,12 @@ def default_of(value: str) -> str:
 
 def variables_the_dag_reads() -> set[str]:
     """Every os.environ / getenv name in dags/ and plugins/, plus AIRFLOW_CONN_<id> for each
-    connection id that konektor_capi_airflow.connections reads."""
+    connection id that konektor_capi_airflow.connections reads. The konektor-capi command
+    (konektor_capi_cli) is left out: an operator runs it, no Airflow service does."""
     names: set[str] = set()
     for path in [*(REPO / "dags").glob("*.py"), *(REPO / "plugins").rglob("*.py")]:
-        names |= set(_ENV_READ.findall(path.read_text()))
+        if "konektor_capi_cli" not in path.parts:
+            names |= set(_ENV_READ.findall(path.read_text()))
     tree = ast.parse((REPO / "plugins" / "konektor_capi_airflow" / "connections.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):

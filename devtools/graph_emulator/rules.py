@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 # --------------------------------------------------------------------------------------------------
@@ -233,6 +234,11 @@ MESSAGING_INVALID_EVENT_TYPE = _invalid(
     "business_messaging events accept only LeadSubmitted, Purchase, InitiateCheckout, AddToCart "
     "and ViewContent.",
 )
+INVALID_CURRENCY = _invalid(
+    2804912,
+    "Invalid Currency Code",
+    "custom_data.currency must be an ISO 4217 currency code (e.g. USD, IDR).",
+)
 EMULATOR_REJECT = MetaError(
     100,
     None,
@@ -318,6 +324,16 @@ class RuleConfig:
 BatchChecker = Callable[[list, int], "MetaError | None"]
 
 
+@cache
+def iso_4217_currencies() -> frozenset[str]:
+    """ISO 4217 codes of money (pycountry's list, less metals, bond units, XDR/XSU/XUA, XTS and XXX):
+    an unknown code rejects the whole batch, as seen at Meta by peers."""
+    import pycountry
+
+    not_money = {"XAG", "XAU", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XTS", "XXX"}
+    return frozenset(c.alpha_3 for c in pycountry.currencies) - not_money
+
+
 def make_batch_checker(cfg: RuleConfig) -> BatchChecker:
     """Build `check(data, now) -> MetaError | None` for one config.
 
@@ -335,6 +351,7 @@ def make_batch_checker(cfg: RuleConfig) -> BatchChecker:
     weak_sets = WEAK_IDENTITY_SETS
     is_hex = _is_sha256_hex
     url_prefixes = _URL_PREFIXES
+    currencies = iso_4217_currencies()
     _str, _int, _dict, _list, _float = str, int, dict, list, float
 
     def check_event(ev: Any, now: int) -> MetaError | None:
@@ -404,6 +421,8 @@ def make_batch_checker(cfg: RuleConfig) -> BatchChecker:
             cur = cd.get("currency")
             if type(cur) is not _str or len(cur) != 3 or not cur.isascii() or not cur.isalpha():
                 return MISSING_PURCHASE_VALUE
+            if cur.upper() not in currencies:
+                return INVALID_CURRENCY
         if src == "business_messaging":
             if ev.get("messaging_channel") != "whatsapp":
                 return INVALID_MESSAGING_CHANNEL
@@ -486,9 +505,7 @@ def make_batch_checker(cfg: RuleConfig) -> BatchChecker:
                 if (
                     (type(value) is not _int and type(value) is not _float)
                     or type(cur) is not _str
-                    or len(cur) != 3
-                    or not cur.isascii()
-                    or not cur.isalpha()
+                    or cur.upper() not in currencies
                 ):
                     return False
             if src == "business_messaging" and (

@@ -25,6 +25,9 @@ SELECT
     l.email, l.phone, l.first_name, l.last_name, l.city, l.state, l.zip_code, l.country, l.gender,
     l.date_of_birth, l.agent_phone, l.ctwa_clid, l.fbclid, l.fbc, l.fbp, l.client_ip,
     l.client_user_agent, l.landing_page_url, l.meta_lead_id, l.deal_value, l.deal_currency,
+    l.campaign_id                    AS lead_campaign_id,
+    l.adset_id                       AS lead_adset_id,
+    l.ad_id                          AS lead_ad_id,
     l.created_at                     AS lead_created_at,
     pending.pixel_keys
 FROM pending

@@ -48,6 +48,53 @@ BEGIN
 END
 $$;
 
+-- The health page (Airflow UI > Meta CAPI health) reads the last days' outcomes: counts per pixel, hour and
+-- status (an index-only scan: pixel_id included), and the reasons of those not accepted. Event time
+-- leads: rows are written in about that order, so the planner knows a time range is a compact stretch of
+-- the table (status first gave an index twice the size, and plans that read the whole table).
+-- What did not go through is read from a partial index holding everything the page shows of those rows
+-- (a range of it, index-only): their reasons are spread over the whole range of the table otherwise.
+-- The statistics give the planner the number of (pixel, hour, status) groups: without them it expects
+-- one per row and sorts millions of rows instead of hashing a few thousand groups (10M rows: 5 s -> 0.6 s).
+-- Guarded like the block above: later syncs take no lock on the table for them. An existing table gets
+-- them at its first sync after the upgrade (a plain CREATE INDEX: writes wait for it).
+DO $$
+BEGIN
+    IF to_regclass('sync_logs_time_status') IS NULL THEN
+        CREATE INDEX IF NOT EXISTS sync_logs_time_status ON sync_logs (event_time, status) INCLUDE (pixel_id);
+    END IF;
+    IF to_regclass('sync_logs_not_accepted_time') IS NULL THEN
+        CREATE INDEX IF NOT EXISTS sync_logs_not_accepted_time ON sync_logs (event_time)
+            INCLUDE (status, pixel_id, reason, error_code, error_subcode, status_change_id, workspace_id, updated_at)
+            WHERE status <> 'accepted';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxname = 'sync_logs_health_hour') THEN
+        CREATE STATISTICS IF NOT EXISTS sync_logs_health_hour (ndistinct)
+            ON pixel_id, status, (date_bin('1 hour', event_time, timestamptz '2000-01-01 00:00:00+00'))
+            FROM sync_logs;
+    END IF;
+END
+$$;
+
+-- Columns added since: text, NULL where unknown. `note`: what changed in how an event went out (a
+-- Click-to-WhatsApp lead without a WABA sent as a CRM event); `match_keys`: the customer information keys
+-- the event carried (`em,ph,fbc,client_ip_address`, names only, never values); `campaign_id`, `adset_id`,
+-- `ad_id`: the Meta ad of the lead's landing URL (ids, not PII). Same guard as above: an existing column
+-- costs a catalogue read, never a lock.
+DO $$
+DECLARE
+    col text;
+BEGIN
+    FOREACH col IN ARRAY ARRAY['note', 'match_keys', 'campaign_id', 'adset_id', 'ad_id'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                       WHERE attrelid = 'sync_logs'::regclass AND attname = col AND NOT attisdropped)
+        THEN
+            EXECUTE 'ALTER TABLE sync_logs ADD COLUMN IF NOT EXISTS ' || quote_ident(col) || ' text';
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- Where the hourly schedule has got to. Backfills never touch it.
 CREATE TABLE IF NOT EXISTS sync_watermark (
     name       text        PRIMARY KEY,

@@ -14,9 +14,11 @@ flight, which the rerun resends with the same event ids.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -35,12 +37,13 @@ from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.prefetch import prefetch
 from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.scrub import scrub
+from konektor_capi.send_window import cut_expired
 from konektor_capi.sender import PixelSender, PixelTarget
 
 # What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
 # the pixel and event name. Only these cross the process boundary; a skip, never sent, leaves out
 # the encoded event (a page's skips of a pixel without a token: ~10 MB of JSON for nothing).
-DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name"]
+DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name", "event_time"]
 RECORD_COLUMNS = [c for c in DELIVERY_COLUMNS if c != EVENT_JSON]
 QUEUE_DEPTH = 50  # work items, about a page's batches (~30 MB of encoded events at most)
 
@@ -81,6 +84,7 @@ class DeliverySetup:
     graph: GraphApiConfig
     targets: dict[int, PixelTarget]
     run_id: str
+    clock: Callable[[], float] = time.time  # what "now" is at send time (Meta's 7-day window)
 
 
 class _Clock:
@@ -126,8 +130,12 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
             for item in clock.waited(iter(items)):
                 if isinstance(item, Skip):
                     pool.record(item.outcomes)
-                else:
-                    pool.send(senders[item.pixel_key], item.batch)
+                    continue
+                batch, late = cut_expired(item.batch, setup.clock(), setup.run_id)
+                if late is not None:
+                    pool.record(late)
+                if len(batch):
+                    pool.send(senders[item.pixel_key], batch)
             pool.finish()
         return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
                               sum(s.requests for s in senders.values()),
@@ -260,6 +268,10 @@ def _exit_with(parent) -> None:
 def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
     from konektor_capi.db import make_engine
 
+    # A spawned child has no logging set up; its stderr is the task's, which Airflow puts in the task log.
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     parent = multiprocessing.parent_process()
     if parent is not None:
         _exit_with(parent)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from konektor_capi.ad_ids import ad_ids
 from konektor_capi.extract import UNUSABLE
+from konektor_capi.identity import is_weak, key_bits, key_names
 from konektor_capi.mapping import EventMapping
 from konektor_capi.waba import SESSION_WABA_PROBLEM
 
@@ -18,10 +20,14 @@ USER_DATA_PLAIN = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead
 # The events frame keeps Konektor's lead id as `lead_id`; Meta's Lead Ads id (user_data.lead_id) lives in
 # its own column.
 USER_DATA_COLUMNS = {**{f: f for f in USER_DATA_HASHED + USER_DATA_PLAIN}, "lead_id": "meta_lead_id"}
-# What Meta can match a CRM or website event on; external_id alone is Konektor's own id, which Meta
-# only matches if a browser pixel sent the same one, and location/gender alone are "weak identity".
-MATCHABLE = ("em", "ph", "fbc", "fbp", "lead_id")
+# Per event, one bit per customer information key its lead has (identity.BIT), whatever its action source.
+IDENTITY_KEYS = "identity_keys"
+MATCH_KEYS = "match_keys"
+# The CRM mapping's event name, also for a Click-to-WhatsApp event (sent as a CRM event without a WABA).
+CRM_EVENT_NAME = "crm_event_name"
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+# The lead status a web form creates: the one stage that happens on the website.
+WEBSITE_STATUS = "new"
 # Why a value of Konektor's row makes the event unsendable, naming the column (None: nothing wrong).
 INPUT_PROBLEM = "input_problem"
 
@@ -62,7 +68,11 @@ def build_events(
     is_messaging = has_clid & to_status.isin(list(messaging)).fillna(False)
     url = _text_or_none(changes["landing_page_url"])
     is_http = url.astype("string").str.match(r"(?i)^https?://").fillna(False).astype(bool)
-    is_website = ~is_messaging & is_http & user_data["client_user_agent"].notna()
+    # Where the conversion happened (Meta's rule): on the website only for the lead's own web form (its
+    # `new`) or a change the browser pixel reported too (its event_id); later stages are CRM events,
+    # which still carry the browser's ip, user agent and cookies as match keys.
+    on_site = (to_status == WEBSITE_STATUS).fillna(False) | _present(changes["change_event_id"])
+    is_website = ~is_messaging & on_site & is_http & user_data["client_user_agent"].notna()
 
     action_source = np.select(
         [is_messaging.to_numpy(), is_website.to_numpy()],
@@ -84,11 +94,11 @@ def build_events(
     currency = currency.astype("string").str.upper().astype("object").where(currency.notna(), None)
     is_purchase = (event_name == "Purchase").fillna(False).astype(bool)
 
-    matchable = sum(user_data[c].notna().astype("int64") for c in MATCHABLE)
-    # An IP address counts only with its user agent: Meta rejects either one alone as weak identity.
-    matchable = matchable + (user_data["client_ip_address"].notna() & user_data["client_user_agent"].notna())
+    # Meta's identity rule: only customer information inside one of its weak combinations is refused.
+    bits = key_bits(user_data)
+    matchable = np.where(is_weak(bits), 0, np.bitwise_count(bits)).astype("int64")
     clid = _text_or_none(changes["ctwa_clid"])
-    n_identifiers = np.where(is_messaging, clid.notna().astype("int64"), matchable.astype("int64"))
+    n_identifiers = np.where(is_messaging, clid.notna().astype("int64"), matchable)
 
     changed_at = pd.to_datetime(changes["changed_at"], utc=True, errors="coerce")
     bad_changed_at = _unusable(changes, "changed_at")
@@ -118,19 +128,25 @@ def build_events(
             "waba_id": waba_id.where(is_messaging, None).astype("object"),
             # Why the session's WABA id was unusable (None elsewhere); fanout adds the pixel's side.
             "session_waba_problem": _session_waba_problems(waba_id, is_messaging),
+            # Also on Click-to-WhatsApp events: one without a WABA goes as a CRM event (fanout.py).
             "lead_event_source": _text_or_none(changes["lead_source_name"]).where(
-                action_source == "system_generated", None
+                action_source != "website", None
             ),
+            CRM_EVENT_NAME: crm_name.astype("object").where(crm_name.notna(), None),
             "n_identifiers": n_identifiers,
+            IDENTITY_KEYS: bits,
+            # What the event carries for Meta to match on (sync_logs.match_keys): a business-messaging
+            # event only its click id.
+            MATCH_KEYS: np.where(is_messaging.to_numpy(dtype=bool), "ctwa_clid", key_names(bits)),
+            **ad_ids(changes),
         },
         index=changes.index,
     )
-    # Business-messaging events carry only the click id and WABA (contract doc); the rest carry the
-    # hashed identifiers.
+    # Business-messaging events carry only the click id and WABA (contract doc, payloads.py); they keep
+    # the lead's identifiers too, for when no WABA resolves and they go as a CRM event instead.
     for field, column in USER_DATA_COLUMNS.items():
-        events[column] = user_data[field].where(~is_messaging, None)
-    events[INPUT_PROBLEM] = _input_problems(changes, is_purchase, is_messaging, n_identifiers, bad_changed_at,
-                                            bad_value)  # fmt: skip
+        events[column] = user_data[field]
+    events[INPUT_PROBLEM] = _input_problems(changes, is_purchase, bad_changed_at, bad_value)
     return events
 
 
@@ -166,32 +182,20 @@ def _quoted(raw: pd.Series) -> pd.Series:
 
 
 def _input_problems(
-    changes: pd.DataFrame,
-    is_purchase: pd.Series,
-    is_messaging: pd.Series,
-    n_identifiers: np.ndarray,
-    bad_changed_at: pd.Series,
-    bad_value: pd.Series,
+    changes: pd.DataFrame, is_purchase: pd.Series, bad_changed_at: pd.Series, bad_value: pd.Series
 ) -> pd.Series:
     """Per event, why a value in Konektor's row makes it unsendable (None for nearly every row).
 
     Checked before every validation rule. Only a value the event needs counts: a 'NaN' deal value
-    holds a Purchase, not a Lead; an unusable lead creation time holds only an event whose one
-    identifier would have been the click id (fbc) built from fbclid and that time.
+    holds a Purchase, not a Lead. An unusable lead creation time only drops the click id (fbc) built
+    from fbclid: the event still has Konektor's lead id (external_id) and a country, which Meta takes.
     """
     problems = np.full(len(changes), None, dtype=object)
-    bad_created_at = _unusable(changes, "lead_created_at")
-    no_fbc = bad_created_at.notna() & ~is_messaging & (n_identifiers == 0)
-    if no_fbc.any():  # rare: only then is fbclid looked at
-        no_fbc &= _present(changes["fbclid"])
     checks = (
         (bad_changed_at.notna(), "lead_status_changes.changed_at is not a usable timestamp", bad_changed_at,
          ""),
         (bad_value.notna() & is_purchase, "leads.deal_value is not a usable number", bad_value,
          " (a Purchase needs its deal value)"),
-        (no_fbc, "leads.created_at is not a usable timestamp", bad_created_at,
-         ": no click id (fbc) can be built from fbclid without it, and the lead has no other identifier "
-         "Meta can match"),
     )  # fmt: skip
     for rows, text, raw, tail in reversed(checks):  # the first check wins: written last
         rows = rows.fillna(False).to_numpy(dtype=bool)

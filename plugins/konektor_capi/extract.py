@@ -23,7 +23,8 @@ TEXT_COLUMNS = (
     "to_status", "change_event_id", "default_country", "default_currency", "lead_source_name", "email",
     "phone", "first_name", "last_name", "city", "state", "zip_code", "country",
     "gender", "agent_phone", "ctwa_clid", "fbclid", "fbc", "fbp", "client_ip", "client_user_agent",
-    "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys",
+    "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys", "lead_campaign_id", "lead_adset_id",
+    "lead_ad_id",
 )  # fmt: skip
 # CSV held between PostgreSQL and the parser: about four pages of 25k changes.
 READ_AHEAD_BYTES = 32 << 20
@@ -120,8 +121,8 @@ def planner_settings(expected_pairs: int) -> list[str]:
     the statement is planned, the planner picks a nested-loop anti join that rescans sync_logs per
     change while the recorder keeps inserting under the long-running COPY, which is quadratic. Hash
     joins read each table once, whatever the statistics say. A small window is left to the planner:
-    there a hash join would read the whole of sync_logs (all history, growing every hour: 0.29 s at
-    2M rows) where primary-key lookups take 0.035 s.
+    there a hash join would read the whole of sync_logs (all history, growing every hour) where
+    primary-key lookups read only the window's rows (docs/performance.md has the measurement).
     """
     if 0 < expected_pairs <= SMALL_WINDOW_PAIRS:
         return []

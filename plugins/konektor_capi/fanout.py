@@ -11,6 +11,10 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
+from konektor_capi.events import CRM_EVENT_NAME, IDENTITY_KEYS, MATCH_KEYS
+from konektor_capi.identity import BIT, is_weak, key_names
+from konektor_capi.outcomes import CHANGE_KEY, NOTE, change_keys
+from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.waba import clean_waba_ids, fallback_waba, waba_problems
 
 # Per (change, pixel) without a WABA where some WABA id was there but unusable: what and whose.
@@ -58,8 +62,51 @@ def events_per_pixel(events: pd.DataFrame, pixel_keys: pd.Series, pixels: pd.Dat
     messaging = (pairs["action_source"] == "business_messaging").to_numpy()
     waba = fallback_waba(pairs["waba_id"], found["pixel_waba_id"])
     pairs["waba_id"] = waba.where(messaging, None)
-    problems = _waba_problems(pairs, found, messaging & waba.isna().to_numpy())
+    no_waba = messaging & waba.isna().to_numpy()
+    problems = _waba_problems(pairs, found, no_waba)
     pairs[WABA_PROBLEM] = pd.Series(problems, index=pairs.index, dtype=object)  # None, not NaN, when missing
+    if IDENTITY_KEYS in pairs:
+        as_crm = no_waba & _crm_matchable(pairs[IDENTITY_KEYS].to_numpy(dtype=np.int64))
+        if as_crm.any():
+            pairs = _as_crm_events(pairs, as_crm)
+    return pairs
+
+
+def _crm_matchable(bits: np.ndarray) -> np.ndarray:
+    """Whether a Click-to-WhatsApp lead has customer information to match on without its click. Konektor's
+    lead id does not count: no browser pixel ever saw a WhatsApp click's lead."""
+    return ~is_weak(bits & ~BIT["external_id"])
+
+
+def _as_crm_events(pairs: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """A Click-to-WhatsApp conversion without a WABA is not lost: it goes as a CRM event (hashed
+    identifiers, no ctwa_clid, which Meta only takes with a WABA), with a note on its sync_logs row."""
+    at = np.flatnonzero(rows)  # `pairs` is the fan-out's own frame: changed in place
+    why = pd.Series(pairs[WABA_PROBLEM].to_numpy(dtype=object)[at], dtype="string").fillna(
+        f"{NO_SESSION_WABA} and {NO_PIXEL_WABA}")  # fmt: skip
+    notes = ("Click-to-WhatsApp lead without a WhatsApp Business Account ID (" + why
+             + "): sent as a CRM event, without its ctwa_clid")  # fmt: skip
+    columns = {
+        "action_source": "system_generated",
+        "event_name": pairs[CRM_EVENT_NAME].to_numpy(dtype=object)[at],
+        "ctwa_clid": None,
+        WABA_PROBLEM: None,
+        "n_identifiers": np.bitwise_count(pairs[IDENTITY_KEYS].to_numpy(dtype=np.int64)[at]),
+        NOTE: notes.to_numpy(dtype=object),
+        MATCH_KEYS: key_names(pairs[IDENTITY_KEYS].to_numpy(dtype=np.int64)[at]),
+    }
+    if NOTE not in pairs:
+        pairs[NOTE] = pd.Series(np.full(len(pairs), None, dtype=object), index=pairs.index, dtype=object)
+    for column, values in columns.items():
+        pairs.iloc[at, pairs.columns.get_loc(column)] = values
+    converted = pairs.iloc[at]
+    # What was built per change for a business-messaging event: built again for the CRM event.
+    if CHANGE_KEY in pairs:
+        pairs.iloc[at, pairs.columns.get_loc(CHANGE_KEY)] = change_keys(converted)
+    if EVENT_JSON in pairs:
+        pairs.iloc[at, pairs.columns.get_loc(EVENT_JSON)] = pd.Series(
+            event_json(converted), dtype=object
+        ).to_numpy()
     return pairs
 
 

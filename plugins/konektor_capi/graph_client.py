@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -17,6 +18,8 @@ from konektor_capi.config_error import ConfigError
 from konektor_capi.in_flight import DEFAULT_MAX_IN_FLIGHT, Gate
 from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide
 from konektor_capi.scrub import scrub_and_cut
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
@@ -224,7 +227,11 @@ class GraphApiClient:
             decision = decide(result.error)
             if decision is not Decision.RETRY or attempts > backoff.max_retries:
                 return _with_attempts(result, attempts, decision)
-            self._sleep(backoff.delay(attempts, result.error.retry_after))
+            wait = backoff.delay(attempts, result.error.retry_after)
+            # An operator reading the task log sees why it is slow; the reason is already scrubbed.
+            log.warning("pixel %s: %s; retry %d of %d in %.2fs", pixel_id, result.error.reason,
+                        attempts, backoff.max_retries, wait)  # fmt: skip
+            self._sleep(wait)
 
 
 def _with_attempts(result: SendResult, attempts: int, decision: Decision | None) -> SendResult:

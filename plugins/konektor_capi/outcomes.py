@@ -20,11 +20,18 @@ FAILED = "failed"
 SKIPPED = "skipped"
 FINAL = (ACCEPTED, PARTIAL, SKIPPED)
 
+# Per (change, pixel), what the reader of sync_logs should know of an event that went out changed (a
+# Click-to-WhatsApp lead without a WABA sent as a CRM event); NULL for nearly every row.
+NOTE = "note"
 # The pixel's part first: the rest is the same for every pixel of a change, built once per change.
-PIXEL_KEY_COLUMNS = ("pixel_id", "waba_id")
+PIXEL_KEY_COLUMNS = ("pixel_id", "waba_id", NOTE)
+# match_keys: the customer information keys the event carried; campaign_id, adset_id, ad_id: the Meta ad
+# it came from (landing URL). For analysts: match coverage per pixel, conversions per campaign.
 CHANGE_KEY_COLUMNS = (
     "status_change_id", "lead_id", "workspace_id", "event_name", "event_id", "action_source", "event_time",
+    "match_keys", "campaign_id", "adset_id", "ad_id",
 )  # fmt: skip
+_OPTIONAL_CHANGE_KEYS = CHANGE_KEY_COLUMNS[-4:]
 KEY_COLUMNS = PIXEL_KEY_COLUMNS + CHANGE_KEY_COLUMNS
 # test_event_code: the code the events were sent with (Meta's Test Events tab), NULL when sent live or
 # not sent. A test send is not a final outcome once that code is no longer the one a run sends with.
@@ -80,6 +87,10 @@ def change_keys(events: pd.DataFrame) -> list[str]:
         _copy_texts(events["event_id"].tolist()),
         _copy_texts(events["action_source"].tolist()),
         [t + "Z" for t in np.datetime_as_string(seconds, unit="s").tolist()],
+        *(
+            _copy_texts(events[c].tolist()) if c in events else [NULL] * len(events)
+            for c in _OPTIONAL_CHANGE_KEYS
+        ),
     ]
     return list(map("\t".join, zip(*columns, strict=True)))
 
@@ -89,7 +100,8 @@ def copy_keys(events: pd.DataFrame) -> list[str]:
     changes = events[CHANGE_KEY].tolist() if CHANGE_KEY in events else change_keys(events)
     pixels = _copy_texts(events["pixel_id"].tolist())
     wabas = _copy_texts(events["waba_id"].tolist())
-    return [f"{p}\t{w}\t{c}" for p, w, c in zip(pixels, wabas, changes, strict=True)]
+    notes = _copy_texts(events[NOTE].tolist()) if NOTE in events else [NULL] * len(events)
+    return [f"{p}\t{w}\t{n}\t{c}" for p, w, n, c in zip(pixels, wabas, notes, changes, strict=True)]
 
 
 def with_change_keys(events: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +148,7 @@ class Outcomes:
         reason = self.reason.to_numpy() if isinstance(self.reason, pd.Series) else self.reason
         return pd.DataFrame(
             {
-                **{c: e[c].to_numpy() for c in KEY_COLUMNS},
+                **{c: e[c].to_numpy() if c in e else None for c in KEY_COLUMNS},
                 "status": self.status, "reason": reason, "error_code": self.error_code,
                 "error_subcode": self.error_subcode, "fbtrace_id": self.fbtrace_id,
                 "attempts": self.attempts, "run_id": self.run_id, "test_event_code": self.test_event_code,

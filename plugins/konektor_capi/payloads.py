@@ -92,7 +92,7 @@ EVENT_JSON = "_event_json"
 def event_json(events: pd.DataFrame) -> list[bytes]:
     """Each row's event object, encoded."""
     # orjson hands back its 4 KiB working buffer; copied to the exact size, a page's events take a
-    # tenth of the memory (235 MiB -> ~25 MiB for 50k events).
+    # fraction of the memory (docs/performance.md).
     return [bytes(memoryview(orjson.dumps(event))) for event in event_dicts(events)]
 
 

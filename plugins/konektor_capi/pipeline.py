@@ -342,7 +342,8 @@ def _sync_group(
             pass
     else:
         setup = DeliverySetup(engine.url.render_as_string(hide_password=False), client.config,
-                              {k: t for k, t in targets.items() if k not in blocked}, run.run_id)  # fmt: skip
+                              {k: t for k, t in targets.items() if k not in blocked}, run.run_id,
+                              now)  # fmt: skip
         if delivery == "process" or (delivery == "auto" and group.pending >= PROCESS_MIN_PAIRS
                                      and can_start_processes()):  # fmt: skip
             done = deliver_in_process(work, setup)

@@ -3,29 +3,55 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 STATUSES = ("accepted", "partial_failure", "failed", "skipped")
 
 
-def format_summary(summary: dict) -> str:
+def outcome_table(counts: Iterable[Sequence]) -> list[str]:
+    """(pixel, event, status, n) counts as a table: a row per pixel and event, a column per status."""
     rows = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
-    for item in summary.get("outcomes", []):
-        rows[(item["pixel_id"], item["event_name"])][item["status"]] += item["n"]
+    for pixel, event, status, n in counts:
+        rows[(pixel, event)][status] += n
     header = f"{'pixel':<18} {'event':<18} " + " ".join(f"{s:>15}" for s in STATUSES)
+    lines = [header, "-" * len(header)]
+    totals = dict.fromkeys(STATUSES, 0)
+    for (pixel, event), by_status in sorted(rows.items()):
+        lines.append(f"{pixel:<18} {event:<18} " + " ".join(f"{by_status[s]:>15}" for s in STATUSES))
+        for s in STATUSES:
+            totals[s] += by_status[s]
+    lines.append("-" * len(header))
+    lines.append(f"{'total':<18} {'':<18} " + " ".join(f"{totals[s]:>15}" for s in STATUSES))
+    return lines
+
+
+def format_group_summary(label: str, summary: dict, validations: Iterable[dict] = ()) -> str:
+    """A sync task's outcome: its table, what kept events back, and the validation rules rows failed."""
+    lines = [f"{label}: {summary.get('requests', 0)} request(s), {summary.get('failed', 0)} failed event(s)",
+             *outcome_table(summary.get("counts", []))]  # fmt: skip
+    reasons = summary.get("top_reasons") or []
+    if reasons:
+        lines += ["", "top reasons (not accepted):", *(f"  {n:>7}  {reason}" for reason, n in reasons)]
+    for validation in validations:
+        failing = [e for e in validation.get("expectations", []) if not e.get("success")]
+        lines += ["", f"validation: {validation.get('failed_rows', 0)} of {validation.get('rows', 0)} row(s) "
+                  f"failed a rule" + (":" if failing else "")]  # fmt: skip
+        lines += [f"  {e['unexpected_count']:>7} of {e['checked_rows']:<7} {e['rule']}: {e['description']}"
+                  for e in failing]  # fmt: skip
+    if summary.get("leased_elsewhere"):
+        lines += ["", "left to another run holding their lease: workspace(s) "
+                  + ", ".join(map(str, summary["leased_elsewhere"]))]  # fmt: skip
+    return "\n".join(lines)
+
+
+def format_summary(summary: dict) -> str:
+    counts = ((o["pixel_id"], o["event_name"], o["status"], o["n"]) for o in summary.get("outcomes", []))
     lines = [
         f"window {summary.get('window_start')} .. {summary.get('window_end')} ({summary.get('mode')}"
         + (", dry run" if summary.get("dry_run") else "")
         + ")",
-        header,
-        "-" * len(header),
+        *outcome_table(counts),
     ]
-    totals = dict.fromkeys(STATUSES, 0)
-    for (pixel, event), counts in sorted(rows.items()):
-        lines.append(f"{pixel:<18} {event:<18} " + " ".join(f"{counts[s]:>15}" for s in STATUSES))
-        for s in STATUSES:
-            totals[s] += counts[s]
-    lines.append("-" * len(header))
-    lines.append(f"{'total':<18} {'':<18} " + " ".join(f"{totals[s]:>15}" for s in STATUSES))
     would_send = summary.get("would_send") or []
     if would_send:
         lines.append("")

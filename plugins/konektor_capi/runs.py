@@ -84,7 +84,8 @@ def run_request(
 
     A run with a start or end param is a backfill of that range (a manual run from the trigger form or
     `make backfill`); a run created by `airflow backfill create` backfills its data interval; anything
-    else (the schedule, `make sync`) is an hourly run up to its data interval end.
+    else is an hourly run: a scheduled one up to its data interval end, one a person started (`make
+    sync`, the Trigger button) up to now, since whoever asks for a sync means what is there now.
     """
     params = params or {}
     start, end = parse_time(params.get("start")), parse_time(params.get("end"))
@@ -93,13 +94,15 @@ def run_request(
         "dry_run": bool(params.get("dry_run")),
         "test_event_code": params.get("test_event_code") or None,
     }
+    kind = run_type.lower()
+    up_to = (interval_end or now) if kind.endswith("scheduled") else now
     if start or end:
         if start is None:
             raise ValueError("a backfill needs a start")
-        return {"mode": BACKFILL, "window_start": start, "window_end": end or interval_end or now, **common}
-    if run_type.lower().endswith("backfill"):
+        return {"mode": BACKFILL, "window_start": start, "window_end": end or up_to, **common}
+    if kind.endswith("backfill"):
         return {"mode": BACKFILL, "window_start": interval_start, "window_end": interval_end, **common}
-    return {"mode": HOURLY, "window_start": None, "window_end": interval_end or now, **common}
+    return {"mode": HOURLY, "window_start": None, "window_end": up_to, **common}
 
 
 def open_run(

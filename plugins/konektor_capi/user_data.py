@@ -17,7 +17,9 @@ Why it works the way it does:
 Field rules (Meta's "Customer Information Parameters"; where they leave room, the choice and why):
 
 * em: trim, lowercase, must look like ``local@domain.tld`` and be at most 254 characters.
-* ph: see konektor_capi.phones (calling code of the workspace's default country for local numbers).
+* ph: see konektor_capi.phones. A national number gets the calling code of the lead's own country
+  (``country``, a code or a name), else of the workspace's default country; a number written with
+  ``+`` or ``00`` keeps its own code.
 * fn, ln, ct: NFC, lowercase, keep only letters and combining marks (Unicode L* and M*). Meta asks
   for no punctuation and UTF-8 for non-Latin scripts; we also drop spaces and digits, so
   'Mary-Ann', 'Mary Ann' and 'MaryAnn' all give 'maryann' and 'Siti Nur-Aisyah' gives
@@ -28,16 +30,19 @@ Field rules (Meta's "Customer Information Parameters"; where they leave room, th
   and a US zip that does not start with 5 digits is dropped.
 * country: ISO 3166-1 alpha-2, lowercase. Accepts alpha-2, alpha-3, and country names in English,
   Indonesian and Malay (from libphonenumber's locale data, a runtime dependency) plus a few
-  aliases; unknown or empty falls back to the workspace's default country. pycountry is
-  deliberately not used: it is not a runtime dependency (only a dev one), so production and
-  tests would map countries differently. The alpha-3 table was generated from pycountry 26.2.16.
+  aliases; unknown or empty falls back to the workspace's default country. The alpha-3 table was
+  generated from pycountry 26.2.16 (a runtime dependency since for currencies; the table stays, as
+  importing pycountry's database for every page costs more than these 249 pairs).
 * ge: f/female/perempuan/wanita -> f; m/male/laki-laki/pria/l -> m; anything else dropped.
 * db: YYYYMMDD; dropped before 1900 or after today (UTC).
 * external_id: sha256 of the Konektor lead id as a decimal string.
-* fbc: kept if it is ``fb.1.<digits>.<printable ASCII>``; otherwise built from fbclid (case kept) as
-  ``fb.1.<lead_created_at in epoch ms>.<fbclid>``. fbclid must be URL-safe base64-ish
-  (letters, digits, '_' and '-'), so a mangled landing URL does not produce a junk fbc.
-* fbp: kept if it is ``fb.1.<digits>.<digits>``.
+* fbc: kept as given if it is ``fb.<subdomain index 0, 1 or 2>.<digits>.<printable ASCII>`` (a cookie
+  set on ``example.co.id`` is ``fb.2.``, one on ``com`` ``fb.0.``). Only where no usable fbc is given is
+  one built from fbclid (case kept) as ``fb.1.<lead_created_at in epoch ms>.<fbclid>``: the cookie
+  holds the real click time, the lead's creation only approximates it. fbclid must be URL-safe
+  base64-ish (letters, digits, '_' and '-'), so a mangled landing URL does not produce a junk fbc.
+* fbp: kept if it is ``fb.<0, 1 or 2>.<digits>.<digits>``, with or without an appendix after a
+  further dot (``fb.1.1596403881668.1116446470.AQ``).
 * client_ip_address: trimmed, kept only if it is a valid IPv4 or IPv6 address (as written, not
   canonicalised). Meta rejects a whole batch for one invalid parameter, so a bad IP must not
   reach it.
@@ -99,8 +104,9 @@ _ASCII_NON_LETTERS = re.compile(r"[\x00-\x40\x5b-\x60\x7b-\x7f]+")
 _NON_ALNUM = re.compile(r"[\W_]+")
 _NON_AZ = re.compile(r"[^a-z]+")
 _US_ZIP = re.compile(r"[0-9]{5}")
-_FBC = re.compile(r"fb\.1\.[0-9]+\.[!-~]+")  # a cookie value: printable ASCII, no spaces
-_FBP = re.compile(r"fb\.1\.[0-9]+\.[0-9]+")
+# Meta's subdomain index is 0, 1 or 2; the value is printable ASCII, no spaces (a cookie value).
+_FBC = re.compile(r"fb\.[012]\.[0-9]+\.[!-~]+")
+_FBP = re.compile(r"fb\.[012]\.[0-9]+\.[0-9]+(?:\.[!-~]+)?")
 _FBCLID = re.compile(r"[A-Za-z0-9_-]+")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
@@ -475,6 +481,18 @@ def _fbcs(df: pd.DataFrame) -> np.ndarray:
     return fbc
 
 
+def _phone_regions(country: np.ndarray, default_country: pd.Series) -> pd.Series | str:
+    """The region a national phone number belongs to: the lead's own country (code or name, as
+    resolved for `country`), else the workspace's default (as written, for a default that is not a
+    known code). One region for the whole frame, the usual case, spares the phone parser a pass."""
+    codes, regions = factorize_text(country)
+    known = np.array([len(r) == 2 for r in regions] + [False], dtype=bool)[codes]  # 64-hex: pre-hashed
+    if known.all() and len(regions) == 1:
+        return regions[0].upper()
+    own = take([r.upper() for r in regions], codes)
+    return pd.Series(np.where(known, own, default_country.to_numpy(dtype=object)), dtype=object)
+
+
 def _today_utc() -> date:
     return datetime.now(UTC).date()
 
@@ -493,9 +511,6 @@ def build_user_data(df: pd.DataFrame) -> pd.DataFrame:
 
     workspace_codes, workspace_countries = factorize_text(df["default_country"])
     default_country = take([_default_country(t) for t in workspace_countries], workspace_codes)
-    # One workspace country for the whole batch (the usual case) spares the phone parser a pass.
-    single = len(workspace_countries) == 1 and bool((workspace_codes == 0).all())
-    phone_country = workspace_countries[0] if single else df["default_country"]
     lead_country = _plain(df["country"], _each(_country))
     country = np.where(pd.isna(lead_country), default_country, lead_country)
     is_us = country == "us"
@@ -504,7 +519,7 @@ def build_user_data(df: pd.DataFrame) -> pd.DataFrame:
 
     columns = {
         "em": _hashed(df["email"], _emails),
-        "ph": _phones(df["phone"], phone_country),
+        "ph": _phones(df["phone"], _phone_regions(country, df["default_country"])),
         "fn": _hashed(df["first_name"], letters),
         "ln": _hashed(df["last_name"], letters),
         "ct": _hashed(df["city"], letters),

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from konektor_capi.events import INPUT_PROBLEM
+from konektor_capi.currencies import iso_4217
+from konektor_capi.events import IDENTITY_KEYS, INPUT_PROBLEM
+from konektor_capi.identity import weak_reason
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -90,12 +92,12 @@ def _in_future(rows: pd.DataFrame, now: int) -> pd.Series:
 
 
 def _bad_currency(rows: pd.DataFrame, now: int) -> pd.Series:
-    return "deal currency '" + _text(rows["currency"]) + "' is not a 3-letter ISO 4217 code"
+    return "deal currency '" + _text(rows["currency"]) + "' is not an ISO 4217 currency code"
 
 
 _NO_WABA = (
     "no WhatsApp Business Account ID: {} (Meta would reject it: Missing Page ID Or WhatsApp Business "
-    "account ID)"
+    "account ID), and nothing else to match it on as a CRM event"
 )
 
 
@@ -106,6 +108,12 @@ def _no_waba(rows: pd.DataFrame, now: int) -> pd.Series | str:
     head, tail = _NO_WABA.split("{}")
     detail = rows["waba_problem"].astype("string")
     return (head + detail + tail).astype("object").where(detail.notna(), plain)
+
+
+def _weak_identity(rows: pd.DataFrame, now: int) -> pd.Series | str:
+    if IDENTITY_KEYS not in rows:
+        return "customer information too weak for Meta to match"
+    return pd.Series(weak_reason(rows[IDENTITY_KEYS].to_numpy(dtype="int64")), index=rows.index, dtype=object)
 
 
 def _always(text: str) -> Reason:
@@ -169,10 +177,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "purchase_currency_iso4217",
-        "a Purchase's currency is a 3-letter ISO 4217 code",
-        "ExpectColumnValuesToMatchRegex",
-        # \Z, not $: Python's $ also matches before a trailing newline ("USD\n").
-        {"column": "currency", "regex": r"^[A-Z]{3}\Z"},
+        "a Purchase's currency is an ISO 4217 currency code",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "currency", "value_set": sorted(iso_4217())},
         _bad_currency,
         when=_PURCHASE,
     ),
@@ -223,10 +230,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "has_customer_identifier",
-        "the event carries at least one customer identifier Meta can match",
+        "the event's customer information is not one Meta rejects as weak",
         "ExpectColumnValuesToBeBetween",
         {"column": "n_identifiers", "min_value": 1},
-        _always("no customer identifier Meta can match (email, phone, click id, browser id or Meta lead id)"),
+        _weak_identity,
     ),
 )
 

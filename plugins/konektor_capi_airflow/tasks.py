@@ -6,6 +6,7 @@ connection fails the task at once with a message naming the connection and the f
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,12 +20,31 @@ from konektor_capi.connection_settings import MetaCapiSettings
 from konektor_capi.db import make_engine
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.pipeline import Group, finish_run, plan_groups, sync_group
-from konektor_capi.report import format_summary
+from konektor_capi.report import format_group_summary, format_summary
 from konektor_capi.runs import RunSpec, open_run, run_request
 from konektor_capi_airflow.connections import konektor_db_url
 from konektor_capi_airflow.hooks import MetaCapiHook, mask_secret
 
 log = logging.getLogger(__name__)
+
+# Their INFO lines (about 200 per sync task from Great Expectations' context set-up) bury ours; their
+# warnings and errors still show.
+NOISY_LOGGERS = ("great_expectations",)
+
+
+def quiet_third_party_logs() -> None:
+    """Raises the noisy namespaces to WARNING, including their loggers that set a level of their own:
+    Great Expectations sets INFO on one when it is imported, so it is imported here (the sync task
+    imports it anyway) between two passes."""
+    _raise_levels()
+    importlib.import_module("great_expectations.data_context.types.base")
+    _raise_levels()
+
+
+def _raise_levels() -> None:
+    prefixes = tuple(f"{name}." for name in NOISY_LOGGERS)
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith(prefixes)] + list(NOISY_LOGGERS):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class PixelSyncFailed(RuntimeError):
@@ -85,6 +105,7 @@ def plan_task(run: dict) -> list[dict]:
 
 
 def sync_group_task(run: dict, group: dict) -> dict:
+    quiet_third_party_logs()
     db_url, meta = _connections()
     spec, grp = RunSpec.from_dict(run), Group.from_dict(group)
     client = GraphApiClient(meta.graph)
@@ -94,9 +115,7 @@ def sync_group_task(run: dict, group: dict) -> dict:
     finally:
         client.close()
     summary = result.to_dict()
-    for validation in result.validation:
-        log.info("validation %s: %s", grp.label, validation)
-    log.info("%s: %s", grp.label, summary)
+    log.info("%s", format_group_summary(grp.label, summary, result.validation))
     if result.failed:
         message = f"{result.failed} event(s) of {grp.label} failed: {result.failure_summary()}"
         raise (PixelSyncFailed if result.heals_by_waiting else PixelSyncRefused)(message)

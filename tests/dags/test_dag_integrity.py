@@ -66,4 +66,5 @@ def test_airflow_loads_none_of_our_modules_as_plugin_files():
 
     plugins = Path(__file__).resolve().parents[2] / "plugins"
     files = [Path(f) for f in find_path_from_directory(str(plugins), ".airflowignore", "glob")]
-    assert not [f for f in files if f.suffix == ".py"], files
+    # the health page's plugin (wiring only) is the one file Airflow imports from there
+    assert [f.name for f in files if f.suffix == ".py"] == ["konektor_capi_health_plugin.py"], files

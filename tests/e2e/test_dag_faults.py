@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -61,7 +62,8 @@ def test_dag_run_under_fault(case, db_uri, airflow_home, emulator):
         k.change(lead, "new", event_id="web-bad-one" if i == 7 else None)
     meta.add_faults([{**rule, "pixel_id": FAULTY}])
 
-    code = run_dag.run_dag(db_uri, fast_graph_conn(emulator.base_url))
+    run = run_dag.dag_test(db_uri, fast_graph_conn(emulator.base_url))
+    code, log = run.code, run.log_path.read_text(errors="replace")
 
     by_pixel: dict[str, dict[str, int]] = {}
     for row in k.sync_logs():
@@ -82,4 +84,18 @@ def test_dag_run_under_fault(case, db_uri, airflow_home, emulator):
         assert stats["duplicates"] == N
     else:
         assert stats["duplicates"] == 0
+    if case in RETRIED:  # each retry is in the task log with Meta's reason and the wait
+        assert RETRIED[case] in log and "retry 1 of 5 in" in log and "retry 2 of 5 in" in log
+    assert "EAAfaultyPixelToken" not in log
+    # What an operator reads: each sync task's outcome as a table, without Great Expectations' INFO chatter.
+    assert "workspace 1: " in log and re.search(
+        r"pixel +event +accepted +partial_failure +failed +skipped", log
+    )
+    assert not [line for line in log.splitlines() if "[info" in line and "great_expectations" in line]
     k.close()
+
+
+RETRIED = {
+    "throttle": f"pixel {FAULTY}: meta error 17/2446079: ",
+    "transient": f"pixel {FAULTY}: meta error 2: ",
+}

@@ -160,3 +160,34 @@ def test_first_invalid_event_decides() -> None:
     assert CHECK([good, raw, old], NOW) is UNHASHED_USER_DATA
     assert CHECK([good, old, raw], NOW) is EVENT_TOO_OLD
     assert CHECK([good] * 3, NOW) is None
+
+
+def _crm_event(**user_data: Any) -> dict:
+    return {"event_name": "Lead", "event_time": NOW - 60, "action_source": "system_generated",
+            "user_data": user_data}  # fmt: skip
+
+
+def test_meta_identity_rule_refuses_only_the_weak_combinations() -> None:
+    # issue 14, rule 4: fn+ln+ct+zp+country, or external_id alone, are valid customer information.
+    for valid in ({"fn": H, "ln": H, "ct": H, "zp": H, "country": H}, {"external_id": H}):
+        assert CHECK([_crm_event(**valid)], NOW) is None
+    weak = ({"ct": H, "country": H, "st": H, "zp": H, "ge": H, "client_user_agent": "UA"},
+            {"db": H, "client_user_agent": "UA"}, {"fn": H, "ge": H}, {"ln": H, "ge": H}, {"country": H},
+            {})  # fmt: skip
+    for user_data in weak:
+        error = CHECK([_crm_event(**user_data)], NOW)
+        assert error is not None and error.subcode == 2804907, user_data
+
+
+def test_a_purchase_in_a_currency_that_is_not_iso_4217_rejects_its_batch() -> None:
+    def purchase(currency: str) -> dict:
+        return {
+            **_crm_event(em=H),
+            "event_name": "Purchase",
+            "custom_data": {"value": 10, "currency": currency},
+        }
+
+    assert CHECK([purchase("IDR"), purchase("USD")], NOW) is None
+    for bad in ("XYZ", "XXX", "XAU"):
+        error = CHECK([purchase("IDR"), purchase(bad)], NOW)
+        assert error is not None and (error.code, error.subcode) == (100, 2804912), bad

@@ -1,4 +1,4 @@
-"""`make check-pixels` (devtools/check_pixels.py) on a real PostgreSQL against the real emulator."""
+"""`make check-pixels` (konektor_capi_cli.check_pixels, as make runs it): real PostgreSQL, real emulator."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def check_pixels(db_uri: str, tmp_path: Path, graph_conn: str | None,
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "plugins"), str(REPO)])
     if graph_conn:
         env["AIRFLOW_CONN_META_CAPI"] = graph_conn
-    return subprocess.run([sys.executable, "-m", "devtools.check_pixels"], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "devtools.run_dag", "check-pixels"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 

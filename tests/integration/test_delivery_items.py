@@ -16,6 +16,10 @@ from tests.integration.conftest import sync_once
 SENDS, NO_TOKEN = "8100000000000001", "8100000000000002"
 
 
+CLICK_ONLY = {"email": None, "phone": None, "first_name": None, "last_name": None, "city": None,
+              "zip_code": None, "country": None, "gender": None}  # fmt: skip
+
+
 def test_skips_cross_without_their_encoded_events_and_sends_with_them(engine, client, konektor, meta,
                                                                       monkeypatch):  # fmt: skip
     ws = konektor.workspace(1)
@@ -24,7 +28,9 @@ def test_skips_cross_without_their_encoded_events_and_sends_with_them(engine, cl
     meta.register_pixels({SENDS: "tok-1"})
     for i in range(20):
         clid = "clid" if i % 4 == 0 else None  # 5 Click-to-WhatsApp leads, no WABA anywhere
-        lead = konektor.lead(ws, email=f"lead{i}@example.com", ctwa_clid=clid, agent_phone=None)
+        # ... with nothing but the click: they cannot go as CRM events either
+        contact = {"email": f"lead{i}@example.com"} if clid is None else CLICK_ONLY
+        lead = konektor.lead(ws, ctwa_clid=clid, agent_phone=None, **contact)
         konektor.change(lead, "new")
     items: list = []
     original = pipeline.deliver_in_thread

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools import dag_test, run_dag
+from devtools import run_dag
+from konektor_capi_cli import foreground_run
 from tests.factory import now
 
 pytestmark = pytest.mark.integration
@@ -138,7 +139,7 @@ def test_make_backfill_rejects_a_dry_run_it_does_not_understand(airflow_home):
 
 
 def test_each_run_logs_to_its_own_file_and_last_run_names_the_newest(airflow_home):
-    first, second = dag_test.new_log_path(), dag_test.new_log_path()
+    first, second = foreground_run.new_log_path(airflow_home), foreground_run.new_log_path(airflow_home)
 
     assert first != second and first.parent == second.parent == airflow_home / "runs"
     assert (airflow_home / "last_run.log").resolve() == second.resolve()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from tests.integration.conftest import sync_once
 
 A, B = "8300000000000001", "8300000000000002"
+# Leads with nothing but their click: without a WABA they cannot go as a CRM event either: skipped.
+CLICK_ONLY = {"email": None, "phone": None, "first_name": None, "last_name": None, "city": None,
+              "zip_code": None, "country": None, "gender": None}  # fmt: skip
 PLAIN = ("no WhatsApp Business Account ID: no session WABA for the agent's number and none on the pixel "
-         "(Meta would reject it: Missing Page ID Or WhatsApp Business account ID)")  # fmt: skip
+         "(Meta would reject it: Missing Page ID Or WhatsApp Business account ID), and nothing else to match "
+         "it on as a CRM event")  # fmt: skip
 
 
 def test_a_malformed_waba_id_is_named_with_its_session_or_pixel(engine, client, konektor, meta):
@@ -16,8 +20,12 @@ def test_a_malformed_waba_id_is_named_with_its_session_or_pixel(engine, client, 
     konektor.session(ws, "+62 812-1111-2222", "WABA-XYZ")
     ((session,),) = konektor.execute("SELECT id FROM whatsapp_sessions")
     meta.register_pixels({A: "tok-a", B: "tok-b"})
-    on_session = konektor.change(konektor.lead(ws, ctwa_clid="clid-1", agent_phone="0812 1111 2222"), "new")
-    no_session = konektor.change(konektor.lead(ws, ctwa_clid="clid-2", agent_phone="0812 9999 0000"), "new")
+    on_session = konektor.change(
+        konektor.lead(ws, ctwa_clid="clid-1", agent_phone="0812 1111 2222", **CLICK_ONLY), "new"
+    )
+    no_session = konektor.change(
+        konektor.lead(ws, ctwa_clid="clid-2", agent_phone="0812 9999 0000", **CLICK_ONLY), "new"
+    )
 
     sync_once(engine, client)
 
@@ -31,7 +39,9 @@ def test_a_malformed_waba_id_is_named_with_its_session_or_pixel(engine, client, 
     assert "no session WABA for the agent's number" in reasons[(no_session, A)][1]
     assert pixel_bad in reasons[(no_session, A)][1]
     assert reasons[(no_session, B)] == ("skipped", PLAIN)  # both simply empty: the plain reason
-    assert all(r[1].endswith("Missing Page ID Or WhatsApp Business account ID)") for r in reasons.values())
+    assert all(
+        r[1].endswith("account ID), and nothing else to match it on as a CRM event") for r in reasons.values()
+    )
 
 
 def test_a_usable_session_waba_wins_over_a_malformed_one_on_the_same_number(engine, client, konektor, meta):

@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devtools import backfill_request, targets
+from devtools.demo_targets import for_demo
+from konektor_capi_cli import backfill_request, targets
 
 DB, META = "postgresql://u@db.example/konektor", '{"conn_type": "http", "host": "https://graph.facebook.com"}'
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 def test_the_demo_never_uses_the_users_connections_and_says_so() -> None:
-    where = targets.for_demo({targets.DB_VAR: DB, targets.META_VAR: META})
+    where = for_demo({targets.DB_VAR: DB, targets.META_VAR: META})
     assert (where.db_uri, where.meta_conn) == (None, None)
     assert any("AIRFLOW_CONN_KONEKTOR_DB is set; the demo ignores it" in n for n in where.notes)
     assert any("AIRFLOW_CONN_META_CAPI is set; the demo ignores it" in n for n in where.notes)

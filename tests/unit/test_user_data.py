@@ -345,6 +345,21 @@ def test_fbc_kept_when_well_formed_else_built_from_fbclid():
     ]
 
 
+@pytest.mark.parametrize("index", ["0", "1", "2"])
+def test_fbc_with_any_subdomain_index_is_kept_as_given_and_not_rebuilt_from_fbclid(index):
+    # fb.2: a cookie set on example.co.id; fb.0: on a top-level domain. An fbclid of the same lead does
+    # not replace the cookie's real click time with the lead's creation time.
+    fbc = f"fb.{index}.1554763741205.AbCdEfGh"
+    df = frame({"fbc": fbc, "fbclid": "IwAR2F4-dbP0l7_Mn"}, {"fbc": f"fb.{index}.1554763741205.AbCdEfGh"})
+    assert build_user_data(df)["fbc"].tolist() == [fbc, fbc]
+
+
+def test_fbc_with_an_unknown_subdomain_index_is_not_an_fbc():
+    bad = "fb.3.1554763741205.AbCdEfGh"
+    df = frame({"fbc": bad, "fbclid": "IwAR2"}, {"fbc": bad})
+    assert build_user_data(df)["fbc"].tolist() == [f"fb.1.{CREATED_MS}.IwAR2", None]
+
+
 def test_fbc_from_fbclid_uses_each_rows_creation_time():
     jakarta_morning = pd.Timestamp("2026-01-01 07:00", tz="Asia/Jakarta")  # midnight UTC
     df = frame({"fbclid": "a"}, {"fbclid": "b", "lead_created_at": jakarta_morning})
@@ -357,7 +372,11 @@ def test_fbc_from_fbclid_uses_each_rows_creation_time():
         ("fb.1.1596403881668.1116446470", "fb.1.1596403881668.1116446470"),
         (" fb.1.1596403881668.1116446470\n", "fb.1.1596403881668.1116446470"),
         ("fb.1.1596403881668.abc", None),
-        ("fb.2.1596403881668.1116446470", None),
+        ("fb.2.1596403881668.1116446470", "fb.2.1596403881668.1116446470"),
+        ("fb.0.1596403881668.1116446470", "fb.0.1596403881668.1116446470"),
+        ("fb.1.1596403881668.1116446470.AQ", "fb.1.1596403881668.1116446470.AQ"),  # an appendix
+        ("fb.3.1596403881668.1116446470", None),
+        ("fb.1.1596403881668.1116446470.", None),
         ("1596403881668.1116446470", None),
     ],
 )
@@ -481,3 +500,25 @@ def test_never_raises_and_outputs_are_well_formed(df):
         assert alone.iloc[0].tolist() == out.iloc[i].tolist()
     # Deterministic.
     pd.testing.assert_frame_equal(build_user_data(df), out)
+
+
+@pytest.mark.parametrize("country", ["US", "us", "United States", " united states of america ", "USA"])
+def test_a_national_phone_gets_the_calling_code_of_the_leads_own_country(country):
+    # An Indonesian workspace (default ID) with a US lead: not 62 650..., which matches nobody.
+    assert field("ph", phone="(650) 253-0000", country=country, default_country="ID") == h("16502530000")
+
+
+def test_a_phone_without_the_leads_country_gets_the_workspace_default():
+    df = frame({"phone": "0812-3456-7890"}, {"phone": "0812-3456-7890", "country": "Atlantis"},
+               {"phone": "(650) 253-0000", "country": "US"})  # fmt: skip
+    assert build_user_data(df)["ph"].tolist() == [h("6281234567890"), h("6281234567890"), h("16502530000")]
+
+
+@pytest.mark.parametrize("phone", ["+62 812-3456-7890", "0062 812 3456 7890"])
+def test_a_phone_written_with_its_calling_code_keeps_it_whatever_the_leads_country(phone):
+    assert field("ph", phone=phone, country="United States", default_country="ID") == h("6281234567890")
+
+
+def test_a_pre_hashed_country_leaves_the_phone_to_the_workspace_default():
+    df = frame({"phone": "0812-3456-7890", "country": h("us")}, {"phone": "(650) 253-0000", "country": "US"})
+    assert build_user_data(df)["ph"].tolist() == [h("6281234567890"), h("16502530000")]

@@ -17,7 +17,8 @@ VALUE_NOT_POSITIVE = "won lead's deal value is not greater than 0 (Meta needs a 
 NO_CURRENCY = "won lead has no deal currency (Meta needs a 3-letter ISO 4217 code with the value)"
 NO_WABA = (
     "no WhatsApp Business Account ID: no session WABA for the agent's number and none on the pixel "
-    "(Meta would reject it: Missing Page ID Or WhatsApp Business account ID)"
+    "(Meta would reject it: Missing Page ID Or WhatsApp Business account ID), and nothing else to match it "
+    "on as a CRM event"
 )
 NO_CTWA = (
     "no Click-to-WhatsApp click id (ctwa_clid): Meta cannot attribute a business-messaging event without it"
@@ -25,7 +26,7 @@ NO_CTWA = (
 NO_URL = "website event has no page URL (Meta requires event_source_url for website events)"
 BAD_URL = "website event's page URL does not start with http:// or https://"
 NO_USER_AGENT = "website event has no browser user agent (Meta requires client_user_agent for website events)"
-NO_IDENTIFIER = "no customer identifier Meta can match (email, phone, click id, browser id or Meta lead id)"
+NO_IDENTIFIER = "customer information too weak for Meta to match"
 
 
 def too_old(event_time_utc: str) -> str:
@@ -33,7 +34,7 @@ def too_old(event_time_utc: str) -> str:
 
 
 def bad_currency(currency: str) -> str:
-    return f"deal currency '{currency}' is not a 3-letter ISO 4217 code"
+    return f"deal currency '{currency}' is not an ISO 4217 currency code"
 
 
 def in_future(seconds: int) -> str:
@@ -119,6 +120,8 @@ def test_valid_events_of_every_action_source_get_no_reason():
         pytest.param(WHATSAPP_PURCHASE, {"currency": "RP"}, bad_currency("RP"), id="currency-2-letters"),
         pytest.param(WHATSAPP_PURCHASE, {"currency": "IDRX"}, bad_currency("IDRX"), id="currency-4-letters"),
         pytest.param(WHATSAPP_PURCHASE, {"currency": "IDR\n"}, bad_currency("IDR\n"), id="currency-newline"),
+        pytest.param(WHATSAPP_PURCHASE, {"currency": "XYZ"}, bad_currency("XYZ"), id="currency-not-iso-4217"),
+        pytest.param(WHATSAPP_PURCHASE, {"currency": "XXX"}, bad_currency("XXX"), id="currency-no-currency"),
         pytest.param(WHATSAPP_PURCHASE, {"waba_id": None}, NO_WABA, id="messaging-no-waba"),
         pytest.param(WHATSAPP_PURCHASE, {"ctwa_clid": None}, NO_CTWA, id="messaging-no-ctwa-clid"),
         pytest.param(WEBSITE_LEAD, {"event_source_url": None}, NO_URL, id="website-no-url"),
@@ -440,6 +443,6 @@ def test_no_waba_names_the_unusable_id_it_met_else_keeps_the_plain_reason():
             {**WHATSAPP_PURCHASE, "waba_id": None, "waba_problem": None}]  # fmt: skip
     assert reasons_of(*rows) == [
         f"no WhatsApp Business Account ID: {detail} (Meta would reject it: Missing Page ID Or WhatsApp "
-        "Business account ID)",
+        "Business account ID), and nothing else to match it on as a CRM event",
         NO_WABA,
     ]

@@ -1,8 +1,9 @@
-"""`make backfill`'s request: START, END, PIXELS and DRY_RUN checked before Airflow starts.
+"""A backfill's request: START, END, PIXELS and DRY_RUN checked before Airflow starts.
 
-The Makefile hands the values over as environment variables (BACKFILL_START, ...), never inside a shell
-command line, so a value is only ever data. A mistake is an error on the terminal, not a run that does
-something else (a DRY_RUN that is not understood must not send for real).
+`konektor-capi backfill` takes them as options; `make backfill` hands them over as environment
+variables (BACKFILL_START, ...), never inside a shell command line, so a value is only ever data.
+A mistake is an error on the terminal, not a run that does something else (a DRY_RUN that is not
+understood must not send for real).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from datetime import UTC, datetime
 
 import psycopg2
 
-from devtools.targets import flag
 from konektor_capi.runs import parse_time
+from konektor_capi_cli.targets import flag
 
-USAGE = "usage: make backfill START=<ISO-8601> [END=<ISO-8601>] [PIXELS=id,id] [DRY_RUN=1]"
+USAGE = (
+    "usage: konektor-capi backfill --start <ISO-8601> [--end <ISO-8601>] [--pixels id,id] [--dry-run], "
+    "or make backfill START=<ISO-8601> [END=<ISO-8601>] [PIXELS=id,id] [DRY_RUN=1]"
+)
 ENV = {key: f"BACKFILL_{key.upper()}" for key in ("start", "end", "pixels", "dry_run")}
 
 

@@ -1,6 +1,7 @@
 """Which database and Graph API an operator command uses, decided before anything is read or sent.
 
-The dev stand-ins (the embedded demo database, the emulator) only pair with each other. An emulator
+Both connections, or (in a development checkout only, where devtools provides them) the dev
+stand-ins: the embedded demo database and the emulator. The stand-ins only pair with each other. An emulator
 answers "accepted" for events Meta never saw: recorded in a user's database, those conversions would be
 lost for good (the watermark moves past them). Demo data sent to a user's Graph API would reach a real
 pixel. So a half-configured environment is refused instead of being completed with a stand-in.
@@ -29,6 +30,10 @@ class Targets:
     meta_conn: str | None  # None: the emulator, started for the command
     notes: tuple[str, ...] = ()
 
+    @property
+    def needs_stand_ins(self) -> bool:
+        return self.db_uri is None or self.meta_conn is None
+
 
 def flag(name: str, value: str | None) -> bool:
     """1/true/yes or 0/false/no/empty, any case; anything else is a mistake worth stopping for."""
@@ -40,18 +45,8 @@ def flag(name: str, value: str | None) -> bool:
     raise ValueError(f"{name}={value!r}: use 1/true/yes or 0/false/no")
 
 
-def for_demo(env: Mapping[str, str]) -> Targets:
-    """The demo seeds (wipes) its database: only ever its own, and it talks only to its own emulator."""
-    notes = []
-    if env.get(DB_VAR):
-        notes.append(f"{DB_VAR} is set; the demo ignores it and uses its own embedded database ({DEMO_DB})")
-    if env.get(META_VAR):
-        notes.append(f"{META_VAR} is set; the demo ignores it and sends only to its own emulator")
-    return Targets(None, None, tuple(notes))
-
-
 def for_run(env: Mapping[str, str], command: str) -> Targets:
-    """`make sync`, `make backfill`, `make check-pixels`: the user's connections, or the dev pair."""
+    """sync, backfill, check-pixels: the user's connections, or the dev pair."""
     db, meta = env.get(DB_VAR) or None, env.get(META_VAR) or None
     if db and meta:
         return Targets(db, meta)

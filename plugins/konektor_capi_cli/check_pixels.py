@@ -1,29 +1,26 @@
-"""`make check-pixels`: can each enabled pixel's token read its pixel? One line per (workspace, pixel)
-row, since each workspace sends with its own token; never a token.
+"""`konektor-capi check-pixels`: can each enabled pixel's token read its pixel? One line per (workspace,
+pixel) row, since each workspace sends with its own token; never a token.
 
     workspace <id>  pixel <pixel_id>  OK  <pixel name>
     workspace <id>  pixel <pixel_id>  FAILED  <reason>
 
-Database and Graph API as `make sync` picks them (devtools.targets): both connections, or with neither
-set the embedded demo database and the emulator (started with the database's tokens registered); only
-one of them set is refused.
 Exit 0 when every pixel passes, 1 when one fails, 2 when the pixels cannot be read or the command refuses.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from contextlib import nullcontext
 from typing import TextIO
 
 import psycopg2
 
-from devtools import stack, targets
-from devtools.targets import DEMO_DB
 from konektor_capi import sql
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 from konektor_capi.pixel_check import check_pixel
+from konektor_capi_cli import targets
+from konektor_capi_cli.stand_ins import Session
 
 
 def enabled_pixels(dsn: str) -> list[tuple[int, str, str | None]]:
@@ -37,9 +34,9 @@ def enabled_pixels(dsn: str) -> list[tuple[int, str, str | None]]:
         conn.close()
 
 
-def graph_config() -> GraphApiConfig:
-    """The meta_capi connection read the way the DAG and the Test button read it."""
-    os.environ.setdefault("AIRFLOW_HOME", str(stack.AIRFLOW_HOME))
+def graph_config(session: Session) -> GraphApiConfig:
+    """The meta_capi connection read the way the DAG and the Test button read it: through the hook."""
+    os.environ.setdefault("AIRFLOW_HOME", str(session.airflow().home))
     from konektor_capi_airflow.hooks import MetaCapiHook
 
     return MetaCapiHook().get_config()
@@ -60,19 +57,8 @@ def check_all(pixels: list[tuple[int, str, str | None]], config: GraphApiConfig,
     return failed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.parse_args(argv)
-    try:
-        where = targets.for_run(os.environ, "check pixels")
-    except targets.Refused as exc:
-        print(f"make check-pixels: {exc}", file=sys.stderr)
-        return 2
-    for note in where.notes:
-        print(note, file=sys.stderr)
-    db_uri = where.db_uri or stack.ensure_database(DEMO_DB)
+def check_pixels(session: Session, where: targets.Targets) -> int:
+    db_uri = where.db_uri or session.stand_ins.database()
     try:
         pixels = enabled_pixels(db_uri)
     except psycopg2.Error as exc:  # the message names the database, never the DSN's password
@@ -87,15 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     for _, pixel_id, token in pixels:  # the emulator holds one token a pixel: the first row's
         if token:
             tokens.setdefault(pixel_id, token)
-    with stack.graph_api(where.meta_conn, tokens) as (graph_conn, emulator):
+    graph = nullcontext((where.meta_conn, None)) if where.meta_conn else session.stand_ins.graph_api(tokens)
+    with graph as (graph_conn, emulator_stats):
         os.environ["AIRFLOW_CONN_META_CAPI"] = graph_conn
-        config = graph_config()
-        endpoint = "the emulator" if emulator is not None else "AIRFLOW_CONN_META_CAPI"
+        config = graph_config(session)
+        endpoint = "the emulator" if emulator_stats is not None else "AIRFLOW_CONN_META_CAPI"
         print(f"checking {len(pixels)} pixel(s) at {config.base_url} ({endpoint})", file=sys.stderr)
         failed = check_all(pixels, config, sys.stdout)
     print(f"{len(pixels) - failed} OK, {failed} FAILED", file=sys.stderr)
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`konektor-capi`: the operator's commands (sync, backfill, check-pixels), shipped with the package."""

@@ -1,0 +1,5 @@
+import sys
+
+from konektor_capi_cli.main import main
+
+sys.exit(main())
