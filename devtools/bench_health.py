@@ -104,7 +104,7 @@ def seed(uri: str, rows: int, days: int, now: datetime, match_keys: bool) -> flo
                             match_val=MATCH_KEYS if match_keys else "")  # fmt: skip
     with conn.cursor() as cur:
         if match_keys:
-            cur.execute("ALTER TABLE sync_logs ADD COLUMN match_keys text")
+            cur.execute("ALTER TABLE sync_logs ADD COLUMN IF NOT EXISTS match_keys text")
         for lo in range(1, rows + 1, CHUNK):
             hi = min(rows, lo + CHUNK - 1)
             cur.execute(statement, {"lo": lo, "hi": hi, "rows": rows, "start": start, "span": now - start,

@@ -104,12 +104,16 @@ def test_top_reasons_count_what_did_not_go_through_with_an_example_change(engine
     assert reasons[0].example_status_change_id == min(old)
 
 
-def test_match_key_coverage_appears_once_sync_logs_records_match_keys(engine, konektor):
-    at = NOW - timedelta(hours=1)
-    log(konektor, A, "accepted", at, 1)
+def test_a_database_the_pipeline_has_not_upgraded_yet_shows_no_match_key_coverage(engine, konektor):
+    log(konektor, A, "accepted", NOW - timedelta(hours=1), 1)
+    konektor.execute("ALTER TABLE sync_logs DROP COLUMN match_keys")  # as before its first sync since
+
     assert read_health(engine, NOW).match_keys is None
 
-    konektor.execute("ALTER TABLE sync_logs ADD COLUMN match_keys text")
+
+def test_match_key_coverage_counts_the_events_meta_took_that_recorded_their_keys(engine, konektor):
+    at = NOW - timedelta(hours=1)
+    log(konektor, A, "accepted", at, 1)  # recorded before sync_logs had match keys: not counted
     log(konektor, A, "accepted", at, 3, match_keys="em,ph,fbc")
     log(konektor, A, "partial_failure", at, 1, match_keys="em")
     log(konektor, A, "failed", at, 6, code=2, match_keys="ph")  # not taken by Meta: not counted
