@@ -31,9 +31,16 @@ __all__ = [
     "factorize_text",
     "take",
     "as_text",
+    "is_hashed",
 ]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_hashed(value: str) -> bool:
+    """Meta's "already hashed" form: exactly 64 lowercase hex characters (the one rule; the loops
+    below inline it for speed)."""
+    return len(value) == 64 and _HEX64.fullmatch(value) is not None
 
 
 def as_text(value: object) -> str:

@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 from numpy.dtypes import StringDType
 
-from konektor_capi.hashing import factorize_text, hash_bytes, hash_distinct, take
+from konektor_capi.hashing import factorize_text, hash_bytes, hash_distinct, is_hashed, take
 from konektor_capi.phones import normalise_factorized_phones
 
 __all__ = ["build_user_data", "INPUT_COLUMNS", "OUTPUT_COLUMNS", "HASHED_COLUMNS"]
@@ -95,7 +95,6 @@ OUTPUT_COLUMNS = HASHED_COLUMNS + ("fbc", "fbp", "client_ip_address", "client_us
 MAX_TEXT = 1000
 MAX_EMAIL = 254
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 # An address (local@domain.tld, no spaces) or an already-hashed value. Possessive quantifiers:
 # nothing to backtrack into, measurably faster on a million addresses.
 _EMAIL_OR_HASH = re.compile(r"[0-9a-f]{64}|[^\s@]++@[^\s@.]++(?:\.[^\s@.]++)++")
@@ -210,10 +209,6 @@ def _each(normalise: Callable[[str], str | None]) -> Batch:
     return lambda texts: [normalise(t) for t in texts]
 
 
-def _is_hashed(value: str) -> bool:
-    return len(value) == 64 and _HEX64.fullmatch(value) is not None
-
-
 def _emails(texts: list[str]) -> list:
     match = _EMAIL_OR_HASH.fullmatch
     values = [t.strip().lower() if len(t) <= MAX_TEXT else "" for t in texts]
@@ -228,7 +223,7 @@ def _letters(text: str) -> str | None:
     if not value.isascii():
         value = unicodedata.normalize("NFC", value)
     value = value.lower()
-    if _is_hashed(value):
+    if is_hashed(value):
         return value
     value = _ASCII_NON_LETTERS.sub("", value)
     if not value.isalpha():  # non-ASCII punctuation, symbols, marks: decide per character
@@ -245,7 +240,7 @@ def _zip(text: str) -> str | None:
     if len(text) > MAX_TEXT:
         return None
     value = text.strip().lower()
-    if _is_hashed(value):
+    if is_hashed(value):
         return value
     return _NON_ALNUM.sub("", value) or None
 
@@ -262,7 +257,7 @@ def _gender(text: str) -> str | None:
     if len(text) > MAX_TEXT:
         return None
     value = text.strip().lower()
-    if _is_hashed(value):
+    if is_hashed(value):
         return value
     return _GENDERS.get(_NON_AZ.sub("", value))
 
@@ -308,7 +303,7 @@ def _country(text: str) -> str | None:
     if len(text) > MAX_TEXT:
         return None
     value = text.strip().lower()
-    if _is_hashed(value):
+    if is_hashed(value):
         return value
     key = _country_key(value)
     if not key:
@@ -327,7 +322,7 @@ def _default_country(text: str) -> str | None:
 def _date_of_birth(value: object, today: date) -> str | None:
     if isinstance(value, str):
         text = value.strip().lower()
-        if _is_hashed(text):
+        if is_hashed(text):
             return text
         try:
             value = date.fromisoformat(text)
@@ -445,7 +440,7 @@ def _phones(phone: pd.Series, default_country: pd.Series | str) -> np.ndarray:
 
 def _prehashed(text: str) -> str | None:
     value = text.strip().lower()
-    return value if _is_hashed(value) else None
+    return value if is_hashed(value) else None
 
 
 def _external_ids(values: pd.Series) -> np.ndarray:

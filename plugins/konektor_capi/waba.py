@@ -1,9 +1,12 @@
 """The WhatsApp Business Account a Click-to-WhatsApp event is sent with, in one place.
 
-Order: the WABA of the WhatsApp session whose number matches the lead's agent number, else the pixel's
-WABA, else none (the event is skipped: Meta rejects it with "Missing Page ID Or WhatsApp Business
-account ID"). A WABA id that is there but not a number counts as none, and the skip reason names it
-and where it came from (`waba_problems`): a WABA id is an id, not PII.
+Order: the WABA of the WhatsApp session whose number matches the lead's agent number
+(`session_wabas`, once per change), else the pixel's WABA (`fallback_waba`, once per change x pixel
+pair), else none: Meta would reject a business-messaging event without one ("Missing Page ID Or
+WhatsApp Business account ID"), so the conversion goes as a CRM event when the lead has other
+identifiers and is skipped only when nothing could match. A WABA id that is there but not a number
+counts as none, and the row's reason names it and where it came from (`waba_problems`): a WABA id is
+an id, not PII.
 """
 
 from __future__ import annotations
@@ -84,18 +87,6 @@ def session_wabas(
         problems = problems.astype("object").where(problems.notna(), None)
         result.attrs[SESSION_WABA_PROBLEM] = problems.to_numpy()
     return result
-
-
-def resolve_waba(
-    workspace_id: pd.Series,
-    agent_phone: pd.Series,
-    default_country: pd.Series,
-    pixel_waba_id: pd.Series,
-    lookup: pd.DataFrame,
-) -> pd.Series:
-    """The WABA per row (None where there is none), by the order in the module docstring."""
-    matched = session_wabas(workspace_id, agent_phone, default_country, lookup)
-    return fallback_waba(matched, clean_waba_ids(pixel_waba_id))
 
 
 def fallback_waba(session_waba: pd.Series, pixel_waba: pd.Series) -> pd.Series:
