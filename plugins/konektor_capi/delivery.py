@@ -39,13 +39,13 @@ from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.scrub import scrub
 from konektor_capi.send_window import cut_expired
 from konektor_capi.sender import PixelSender, PixelTarget
+from konektor_capi.tuning import QUEUE_DEPTH
 
 # What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
 # the pixel and event name. Only these cross the process boundary; a skip, never sent, leaves out
 # the encoded event (a page's skips of a pixel without a token: ~10 MB of JSON for nothing).
 DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name", "event_time"]
 RECORD_COLUMNS = [c for c in DELIVERY_COLUMNS if c != EVENT_JSON]
-QUEUE_DEPTH = 50  # work items, about a page's batches (~30 MB of encoded events at most)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from konektor_capi import sql
 from konektor_capi.byte_buffer import ByteBuffer, Closed
 from konektor_capi.db import raw_connection
+from konektor_capi.tuning import READ_AHEAD_BYTES, SMALL_WINDOW_PAIRS
 
 TEXT_COLUMNS = (
     "to_status", "change_event_id", "default_country", "default_currency", "lead_source_name", "email",
@@ -26,12 +27,6 @@ TEXT_COLUMNS = (
     "landing_page_url", "meta_lead_id", "deal_currency", "pixel_keys", "lead_campaign_id", "lead_adset_id",
     "lead_ad_id",
 )  # fmt: skip
-# CSV held between PostgreSQL and the parser: about four pages of 25k changes.
-READ_AHEAD_BYTES = 32 << 20
-# Up to this many unfinished pairs (an hourly window, usually) the planner may look changes up in
-# sync_logs by its primary key: the statement ends in well under a second, before the recorder has
-# added much to sync_logs under it. Larger windows hash-join (see `planner_settings`).
-SMALL_WINDOW_PAIRS = 50_000
 _DTYPES = {
     **{c: "object" for c in TEXT_COLUMNS},
     "status_change_id": "int64",

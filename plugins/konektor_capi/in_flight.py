@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from konektor_capi.retry_policy import Backoff, is_throttling
-
-DEFAULT_MAX_IN_FLIGHT = 8
+from konektor_capi.tuning import DEFAULT_MAX_IN_FLIGHT
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.retry_policy import heals_by_waiting
 from konektor_capi.runs import HOURLY, META_MAX_AGE, SEND_MARGIN, WATERMARK_NAME, RunSpec, retry_since
 from konektor_capi.sender import Batcher, PixelTarget
+from konektor_capi.tuning import LEASE_WAIT_SECONDS, MAX_GROUPS, PAGE_SIZE, PROCESS_MIN_PAIRS
 from konektor_capi.user_data import build_user_data
 from konektor_capi.validation import RULES, validate_events, warm_up
 from konektor_capi.waba import session_waba_lookup, session_wabas
@@ -57,15 +57,6 @@ class IncompleteRun(RuntimeError):
     """Some (change, pixel) pair of the window has no outcome: the watermark must not move."""
 
 
-MAX_GROUPS = 16
-# Changes per page: memory holds about one page (its events for every pixel, encoded), and each page
-# pays Great Expectations' fixed cost per validation (~0.1 s).
-PAGE_SIZE = 25_000
-# From this many unfinished pairs a group delivers from a child process (see delivery.py).
-PROCESS_MIN_PAIRS = 20_000
-# How long a group's sync waits for another run (an overlapping backfill, a cleared task) to release a
-# workspace before leaving that workspace to it. KONEKTOR_LEASE_WAIT_SECONDS overrides it.
-LEASE_WAIT_SECONDS = 60.0
 # The advisory-lock class id of our workspace leases (pg_try_advisory_lock(int, int)): "KC".
 LEASE_NAMESPACE = 0x4B43
 # Validation's 7-day rule: its reason also words the events too close to the line to be sent.
@@ -238,7 +229,7 @@ def sync_group(
     First it takes a lease on each workspace of the group (a PostgreSQL advisory lock, held by a
     connection of its own until the group is done): two runs never send one workspace's events at
     once. A workspace whose lease another run holds for longer than `lease_wait` seconds (default
-    LEASE_WAIT_SECONDS, or KONEKTOR_LEASE_WAIT_SECONDS) is left to that run and listed in the result's
+    LEASE_WAIT_SECONDS) is left to that run and listed in the result's
     `leased_elsewhere`; this run's finish then finds its pairs without an outcome if the holder has not
     recorded them yet. A dry run sends nothing and takes no lease.
     """
@@ -247,7 +238,8 @@ def sync_group(
             return _sync_group(engine, client, run, group, mapping, now, page_size, on_secret, delivery,
                                GroupResult(group))  # fmt: skip
     with WorkspaceLeases(engine) as leases:
-        elsewhere = leases.take(group.workspace_ids, _lease_wait(lease_wait))
+        wait = LEASE_WAIT_SECONDS if lease_wait is None else lease_wait
+        elsewhere = leases.take(group.workspace_ids, wait)
         if elsewhere:
             log.warning("workspace(s) %s: another run holds the lease; left to it (its outcomes decide "
                         "this run's completeness)", ", ".join(map(str, elsewhere)))  # fmt: skip
@@ -260,12 +252,6 @@ def sync_group(
         with fewer_collections():
             return _sync_group(engine, client, run, mine, mapping, now, page_size, on_secret, delivery,
                                result)  # fmt: skip
-
-
-def _lease_wait(seconds: float | None) -> float:
-    if seconds is not None:
-        return seconds
-    return float(os.environ.get("KONEKTOR_LEASE_WAIT_SECONDS") or LEASE_WAIT_SECONDS)
 
 
 class WorkspaceLeases:

@@ -12,12 +12,10 @@ from psycopg2.extensions import encodings
 
 from konektor_capi import sql
 from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes, stored_text
+from konektor_capi.tuning import COPY_CHUNK
 
 _COPY_SYNC_LOGS = f"COPY sync_logs ({', '.join(COLUMNS)}) FROM STDIN"
 _COPY_STAGING = f"COPY sync_logs_staging ({', '.join(COLUMNS)}) FROM STDIN"
-# psycopg2 reads the COPY source in chunks of `size` (8 KiB by default), taking the GIL back for each:
-# with the preparing thread busy, every chunk can wait a whole switch interval. A batch is ~200 KiB.
-COPY_CHUNK = 1 << 20
 
 
 class OutcomeRecorder:

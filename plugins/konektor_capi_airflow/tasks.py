@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -104,14 +105,31 @@ def plan_task(run: dict) -> list[dict]:
     return [g.to_dict() for g in groups]
 
 
+def lease_wait_seconds() -> float | None:
+    """KONEKTOR_LEASE_WAIT_SECONDS of the deployment (None: the core's default)."""
+    raw = os.environ.get("KONEKTOR_LEASE_WAIT_SECONDS", "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConnectionUnusable(f"KONEKTOR_LEASE_WAIT_SECONDS must be a number of seconds >= 0, not {raw!r}")
+    return seconds
+
+
 def sync_group_task(run: dict, group: dict) -> dict:
     quiet_third_party_logs()
+    lease_wait = lease_wait_seconds()
     db_url, meta = _connections()
     spec, grp = RunSpec.from_dict(run), Group.from_dict(group)
     client = GraphApiClient(meta.graph)
     try:
         with _konektor_db(db_url) as engine:
-            result = sync_group(engine, client, spec, grp, meta.mapping, on_secret=mask_secret)
+            result = sync_group(
+                engine, client, spec, grp, meta.mapping, on_secret=mask_secret, lease_wait=lease_wait
+            )
     finally:
         client.close()
     summary = result.to_dict()

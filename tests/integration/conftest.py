@@ -50,13 +50,15 @@ def sync_once(
     window_end: datetime | None = None,
     window_start: datetime | None = None,
     mapping: EventMapping | None = None,
+    lease_wait: float | None = None,
     **run_args,
 ) -> dict:
     """One run through the same stages the DAG wires: open, plan, sync each group, finish."""
     mapping = mapping or EventMapping()
     run = open_run(engine, run_id, mode=mode, window_end=window_end or datetime.now(UTC),
                    window_start=window_start, **run_args)  # fmt: skip
-    results = [sync_group(engine, client, run, group, mapping) for group in plan_groups(engine, run, mapping)]
+    groups = plan_groups(engine, run, mapping)
+    results = [sync_group(engine, client, run, group, mapping, lease_wait=lease_wait) for group in groups]
     summary = finish_run(engine, run, mapping)
     summary["groups"] = results
     return summary

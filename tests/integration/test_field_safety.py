@@ -288,10 +288,9 @@ def test_a_lease_held_elsewhere_keeps_the_watermark_and_is_freed_when_its_sessio
     with other.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (pipeline.LEASE_NAMESPACE, workspace))
         assert cur.fetchone()[0]
-    monkeypatch.setenv("KONEKTOR_LEASE_WAIT_SECONDS", "0.2")
     t = now()
     with pytest.raises(IncompleteRun, match="left to another run"):
-        sync_once(engine, client, "run-1", window_end=t)
+        sync_once(engine, client, "run-1", window_end=t, lease_wait=0.2)
     assert meta.stats()["requests"] == 0
     assert konektor.execute("SELECT count(*) FROM sync_watermark") == [(0,)]
 
