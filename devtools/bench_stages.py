@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from konektor_capi import pipeline, validation
+from konektor_capi import pipeline, prepare, validation
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.runs import HOURLY, RunSpec, open_run
@@ -111,22 +111,25 @@ def instrumented(timer: StageTimer) -> Iterator[None]:
     Delivery (send, record) may run in a child process: its own clock comes back in each group's
     result (`delivery_seconds`) and `run_staged` adds it.
     """
-    patches: dict[str, Any] = {
-        name: _timed(timer, stage, rows_of, getattr(pipeline, name))
+    # Each name is swapped in the module that calls it: the runner (pipeline) or prepare_page (prepare).
+    modules = {name: pipeline if hasattr(pipeline, name) else prepare for name in _TIMED_FUNCTIONS}
+    patches: dict[tuple, Any] = {
+        (modules[name], name): _timed(timer, stage, rows_of, getattr(modules[name], name))
         for name, (stage, rows_of) in _TIMED_FUNCTIONS.items()
     }
-    patches["iter_changes"] = _timed_pages(timer, pipeline.iter_changes)
-    originals = {name: getattr(pipeline, name) for name in patches}  # AttributeError: sync_group changed
+    patches[(pipeline, "iter_changes")] = _timed_pages(timer, pipeline.iter_changes)
+    # AttributeError: sync_group changed
+    originals = {(module, name): getattr(module, name) for module, name in patches}
     # GX's one-off set-up, in whichever thread builds it (sync_group warms it up in the background).
     build_gx = validation._build_gx
     try:
-        for name, value in patches.items():
-            setattr(pipeline, name, value)
+        for (module, name), value in patches.items():
+            setattr(module, name, value)
         validation._build_gx = _timed(timer, "gx_setup", None, build_gx)
         yield
     finally:
-        for name, value in originals.items():
-            setattr(pipeline, name, value)
+        for (module, name), value in originals.items():
+            setattr(module, name, value)
         validation._build_gx = build_gx
 
 

@@ -13,38 +13,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from konektor_capi import sql
 from konektor_capi.db import raw_connection
-from konektor_capi.delivery import (
-    DELIVERY_COLUMNS,
-    RECORD_COLUMNS,
-    DeliverySetup,
-    Send,
-    Skip,
-    can_start_processes,
-    deliver_in_process,
-    deliver_in_thread,
-    slim,
-)
-from konektor_capi.events import build_events
+from konektor_capi.delivery import DeliverySetup
 from konektor_capi.extract import ExtractQuery, iter_changes
-from konektor_capi.fanout import events_per_pixel, group_pixels
+from konektor_capi.fanout import group_pixels
 from konektor_capi.gc_tuning import collect_young, fewer_collections
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
-from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
-from konektor_capi.payloads import EVENT_JSON, event_json
+from konektor_capi.prepare import PrepareContext, PreparedPage, prepare_page
 from konektor_capi.retry_policy import heals_by_waiting
-from konektor_capi.runs import HOURLY, META_MAX_AGE, SEND_MARGIN, WATERMARK_NAME, RunSpec, retry_since
-from konektor_capi.sender import Batcher, PixelTarget
-from konektor_capi.tuning import LEASE_WAIT_SECONDS, MAX_GROUPS, PAGE_SIZE, PROCESS_MIN_PAIRS
-from konektor_capi.user_data import build_user_data
-from konektor_capi.validation import RULES, validate_events, warm_up
-from konektor_capi.waba import session_waba_lookup, session_wabas
+from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec, retry_since
+from konektor_capi.sender import PixelTarget
+from konektor_capi.sinks import DeliverySink, DryRunSink, Sink
+from konektor_capi.tuning import LEASE_WAIT_SECONDS, MAX_GROUPS, PAGE_SIZE
+from konektor_capi.validation import warm_up
+from konektor_capi.waba import session_waba_lookup
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +46,6 @@ class IncompleteRun(RuntimeError):
 
 # The advisory-lock class id of our workspace leases (pg_try_advisory_lock(int, int)): "KC".
 LEASE_NAMESPACE = 0x4B43
-# Validation's 7-day rule: its reason also words the events too close to the line to be sent.
-_TOO_OLD = next(rule for rule in RULES if rule.name == "event_time_within_7_days")
 
 
 @dataclass(frozen=True)
@@ -322,28 +307,19 @@ def _sync_group(
             on_secret(target.access_token)
     blocked = {int(key): reason for key, enabled in zip(pixels["pixel_key"], pixels["enabled"], strict=True)
                if (reason := _unsendable(targets[int(key)], bool(enabled))) is not None}  # fmt: skip
-    work = _prepare(engine, run, group, mapping, pixels, blocked, result, now, page_size)
     if run.dry_run:
-        for _ in work:  # a dry run only counts, in `result`; it yields nothing to deliver
-            pass
+        sink: Sink = DryRunSink()
     else:
         setup = DeliverySetup(engine.url.render_as_string(hide_password=False), client.config,
                               {k: t for k, t in targets.items() if k not in blocked}, run.run_id,
                               now)  # fmt: skip
-        if delivery == "process" or (delivery == "auto" and group.pending >= PROCESS_MIN_PAIRS
-                                     and can_start_processes()):  # fmt: skip
-            done = deliver_in_process(work, setup)
-        else:
-            done = deliver_in_thread(work, setup, engine, client)
-        result.counts, result.reasons, result.failures = done.counts, done.reasons, done.failures
-        result.requests, result.delivery_seconds = done.requests, done.seconds
-        result.peak_in_flight, result.throttled = done.peak_in_flight, done.throttled
-        result.lowest_limit = done.lowest_limit
+        sink = DeliverySink(engine, client, setup, delivery, group.pending)
+    sink.consume(_pages(engine, run, group, mapping, pixels, blocked, result, now, page_size), result)
     _store_group_result(engine, run, result)
     return result
 
 
-def _prepare(
+def _pages(
     engine: sa.Engine,
     run: RunSpec,
     group: Group,
@@ -353,78 +329,20 @@ def _prepare(
     result: GroupResult,
     now: Callable[[], float],
     page_size: int,
-) -> Iterator[Skip | Send]:
-    """The group's work items, page by page: skips to record, and batches (with their JSON) to send."""
+) -> Iterator[PreparedPage]:
+    """The group's pages, extracted and prepared one at a time; the last holds the batcher's remainder."""
     warm_up()  # Great Expectations' set-up, while PostgreSQL prepares the first page
     lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
-    batcher = Batcher()
+    context = PrepareContext(run.run_id, mapping, pixels, blocked, lookup, now)
     query = _query(run, mapping, group, datetime.fromtimestamp(now(), UTC))
     for page in iter_changes(engine, query, page_size=page_size):
-        session = session_wabas(page["workspace_id"], page["agent_phone"], page["default_country"], lookup)
-        events = build_events(page, build_user_data(page), session, mapping)
-        pixel_keys = page["pixel_keys"]
-        del page  # raw PII goes no further than this point
-        if not run.dry_run:
-            events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
-        pairs = events_per_pixel(events, pixel_keys, pixels)
-        is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
-        if not run.dry_run:
-            # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair, if it may be sent
-            messaging = (pairs["action_source"] == "business_messaging") & ~is_blocked
-            pairs = with_copy_keys(_encoded(pairs, messaging))
-        for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
-            if run.dry_run:
-                result.reasons[blocked[key]] += len(rows)
-                result.counts.update(_keys(rows, SKIPPED))
-            else:
-                yield Skip(Outcomes(slim(rows, RECORD_COLUMNS), SKIPPED, blocked[key], run.run_id))
-        pairs = pairs[~is_blocked]
-        if pairs.empty:
-            continue
-        clock = int(now())
-        verdict = validate_events(pairs, now=clock)
+        prepared = prepare_page(page, context)
+        del page
         collect_young()  # GX leaves reference cycles that hold the page's blocks
-        result.validation.append(verdict.summary)
-        reasons = _with_send_margin(pairs, verdict.reasons, clock)
-        bad = reasons.notna().to_numpy()
-        if not run.dry_run:  # what delivery needs, and how to batch it: 6 of the page's ~40 columns
-            pairs = pairs.loc[:, [*DELIVERY_COLUMNS, "pixel_key", "waba_id"]]
-        skipped, ready = pairs[bad], pairs[~bad]
-        if run.dry_run:
-            result.reasons.update(reasons[bad].tolist())
-            result.counts.update(_keys(skipped, SKIPPED))
-            result.would_send.update(zip(ready["pixel_id"], ready["event_name"], ready["action_source"],
-                                         strict=True))  # fmt: skip
-            continue
-        if not skipped.empty:
-            yield Skip(Outcomes(slim(skipped, RECORD_COLUMNS), SKIPPED, reasons[bad], run.run_id))
-        wabas = ready["waba_id"].where(ready["waba_id"].notna(), "")
-        for (key, waba), rows in ready.groupby([ready["pixel_key"], wabas], sort=True):
-            for batch in batcher.add((key, waba), slim(rows)):
-                yield Send(int(key), batch)
-    for (key, _), batch in batcher.flush():
-        yield Send(int(key), batch)
-
-
-def _with_send_margin(pairs: pd.DataFrame, reasons: pd.Series, now: int) -> pd.Series:
-    """Validation's reasons, plus Meta's 7-day rule for the events that would pass it by less than
-    SEND_MARGIN: they would cross the line before Meta answers (and sink their whole batch)."""
-    oldest = now - int((META_MAX_AGE - SEND_MARGIN).total_seconds())
-    late = (reasons.isna() & (pairs["event_time"] < oldest)).to_numpy()
-    if not late.any():
-        return reasons
-    reasons = reasons.copy()
-    too_old = _TOO_OLD.reason(pairs[late], now)
-    reasons.iloc[late.nonzero()[0]] = too_old if isinstance(too_old, str) else too_old.to_numpy(dtype=object)
-    return reasons
-
-
-def _encoded(events: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
-    """`events` with the JSON of `rows` in EVENT_JSON (encoded once, sent to every pixel as is)."""
-    encoded = events[EVENT_JSON].to_numpy(copy=True) if EVENT_JSON in events else np.full(len(events), None)
-    mask = rows.to_numpy(dtype=bool)
-    encoded[mask] = event_json(events[mask]) if mask.any() else []
-    return events.assign(**{EVENT_JSON: encoded})
+        if prepared.validation is not None:
+            result.validation.append(prepared.validation)
+        yield prepared
+    yield PreparedPage(batches=list(context.flush()))
 
 
 def _store_group_result(engine: sa.Engine, run: RunSpec, result: GroupResult) -> None:
@@ -443,12 +361,6 @@ def _unsendable(target: PixelTarget, enabled: bool) -> str | None:
     if not (target.pixel_id.isascii() and target.pixel_id.isdigit()):
         return NOT_NUMERIC
     return None
-
-
-def _keys(events: pd.DataFrame, status: str) -> Counter:
-    return Counter(
-        zip(events["pixel_id"], events["event_name"].fillna("-"), [status] * len(events), strict=True)
-    )
 
 
 def finish_run(engine: sa.Engine, run: RunSpec, mapping: EventMapping) -> dict:

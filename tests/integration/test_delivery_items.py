@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from konektor_capi import pipeline
+from konektor_capi import sinks
 from konektor_capi.delivery import Send, Skip
 from konektor_capi.outcomes import COPY_KEY, SKIPPED, Outcomes, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON
@@ -33,12 +33,12 @@ def test_skips_cross_without_their_encoded_events_and_sends_with_them(engine, cl
         lead = konektor.lead(ws, ctwa_clid=clid, agent_phone=None, **contact)
         konektor.change(lead, "new")
     items: list = []
-    original = pipeline.deliver_in_thread
+    original = sinks.deliver_in_thread
 
     def watching(work, *args):
         return original((items.append(item) or item for item in work), *args)
 
-    monkeypatch.setattr(pipeline, "deliver_in_thread", watching)
+    monkeypatch.setattr(sinks, "deliver_in_thread", watching)
 
     summary = sync_once(engine, client)
 

@@ -313,7 +313,7 @@ def test_a_failure_in_the_delivery_process_is_raised_without_the_token(engine, c
 
 def test_a_failure_while_preparing_stops_the_delivery_process(engine, client, konektor, meta, two_pixels,
                                                              monkeypatch):  # fmt: skip
-    import konektor_capi.pipeline as pipeline
+    import konektor_capi.prepare as prepare
 
     leads_with_changes(konektor, two_pixels, 300)
     mapping = EventMapping()
@@ -323,7 +323,7 @@ def test_a_failure_while_preparing_stops_the_delivery_process(engine, client, ko
     def broken(*args, **kwargs):
         raise Crash("validation blew up")
 
-    monkeypatch.setattr(pipeline, "validate_events", broken)
+    monkeypatch.setattr(prepare, "validate_events", broken)
     with pytest.raises(Crash):
         sync_group(engine, client, run, group, mapping, delivery="process")
     assert konektor.sync_logs() == []
