@@ -29,6 +29,7 @@ from konektor_capi.retry_policy import heals_by_waiting
 from konektor_capi.runs import HOURLY, WATERMARK_NAME, RunSpec, retry_since
 from konektor_capi.sender import PixelTarget
 from konektor_capi.sinks import DeliverySink, DryRunSink, Sink
+from konektor_capi.stages import UNOBSERVED, StageObserver, observed
 from konektor_capi.tuning import LEASE_WAIT_SECONDS, MAX_GROUPS, PAGE_SIZE
 from konektor_capi.validation import warm_up
 from konektor_capi.waba import session_waba_lookup
@@ -203,6 +204,7 @@ def sync_group(
     on_secret: Callable[[str], None] = lambda _secret: None,
     delivery: str = "auto",
     lease_wait: float | None = None,
+    observer: StageObserver = UNOBSERVED,
 ) -> GroupResult:
     """Extract, normalise, validate, build, send and record one group's unfinished events.
 
@@ -217,11 +219,14 @@ def sync_group(
     LEASE_WAIT_SECONDS) is left to that run and listed in the result's
     `leased_elsewhere`; this run's finish then finds its pairs without an outcome if the holder has not
     recorded them yet. A dry run sends nothing and takes no lease.
+
+    `observer` hears how long each preparing stage took (stages.py); delivery's own clock comes back
+    in the result's `delivery_seconds`.
     """
     if run.dry_run:
         with fewer_collections():
             return _sync_group(engine, client, run, group, mapping, now, page_size, on_secret, delivery,
-                               GroupResult(group))  # fmt: skip
+                               GroupResult(group), observer)  # fmt: skip
     with WorkspaceLeases(engine) as leases:
         wait = LEASE_WAIT_SECONDS if lease_wait is None else lease_wait
         elsewhere = leases.take(group.workspace_ids, wait)
@@ -236,7 +241,7 @@ def sync_group(
         # What is owed is read only now, under the lease: it sees what the previous holder recorded.
         with fewer_collections():
             return _sync_group(engine, client, run, mine, mapping, now, page_size, on_secret, delivery,
-                               result)  # fmt: skip
+                               result, observer)  # fmt: skip
 
 
 class WorkspaceLeases:
@@ -298,6 +303,7 @@ def _sync_group(
     on_secret: Callable[[str], None],
     delivery: str,
     result: GroupResult,
+    observer: StageObserver,
 ) -> GroupResult:
     """Syncs `group`'s workspaces into `result` (whose group is the task's, for its label)."""
     pixels = group_pixels(_frame(engine, "group_pixels", {"workspace_ids": list(group.workspace_ids)}))
@@ -314,7 +320,8 @@ def _sync_group(
                               {k: t for k, t in targets.items() if k not in blocked}, run.run_id,
                               now)  # fmt: skip
         sink = DeliverySink(engine, client, setup, delivery, group.pending)
-    sink.consume(_pages(engine, run, group, mapping, pixels, blocked, result, now, page_size), result)
+    pages = _pages(engine, run, group, mapping, pixels, blocked, result, now, page_size, observer)
+    sink.consume(pages, result)
     _store_group_result(engine, run, result)
     return result
 
@@ -329,13 +336,21 @@ def _pages(
     result: GroupResult,
     now: Callable[[], float],
     page_size: int,
+    observer: StageObserver,
 ) -> Iterator[PreparedPage]:
     """The group's pages, extracted and prepared one at a time; the last holds the batcher's remainder."""
-    warm_up()  # Great Expectations' set-up, while PostgreSQL prepares the first page
-    lookup = session_waba_lookup(_sessions(engine, list(group.workspace_ids)))
-    context = PrepareContext(run.run_id, mapping, pixels, blocked, lookup, now)
+    warm_up(observer)  # Great Expectations' set-up, while PostgreSQL prepares the first page
+    sessions = observed(observer, "build", 0, _sessions, engine, list(group.workspace_ids))
+    lookup = observed(observer, "build", 0, session_waba_lookup, sessions)
+    context = PrepareContext(run.run_id, mapping, pixels, blocked, lookup, now, observer=observer)
     query = _query(run, mapping, group, datetime.fromtimestamp(now(), UTC))
-    for page in iter_changes(engine, query, page_size=page_size):
+    pages = iter_changes(engine, query, page_size=page_size)
+    while True:
+        start = time.perf_counter()
+        page = next(pages, None)
+        observer.on_stage("extract", time.perf_counter() - start, 0 if page is None else len(page))
+        if page is None:
+            break
         prepared = prepare_page(page, context)
         del page
         collect_young()  # GX leaves reference cycles that hold the page's blocks

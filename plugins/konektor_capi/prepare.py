@@ -20,6 +20,7 @@ from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_cop
 from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.runs import META_MAX_AGE, SEND_MARGIN
 from konektor_capi.sender import Batcher
+from konektor_capi.stages import UNOBSERVED, StageObserver, observed
 from konektor_capi.user_data import build_user_data
 from konektor_capi.validation import RULES, validate_events
 from konektor_capi.waba import session_wabas
@@ -45,6 +46,7 @@ class PrepareContext:
     waba_lookup: pd.DataFrame  # waba.session_waba_lookup of the group's WhatsApp sessions
     now: Callable[[], float]
     batcher: Batcher = field(default_factory=Batcher)
+    observer: StageObserver = UNOBSERVED
 
     def flush(self) -> Iterator[Send]:
         for (key, _), batch in self.batcher.flush():
@@ -64,24 +66,26 @@ def prepare_page(page: pd.DataFrame, context: PrepareContext) -> PreparedPage:
     """Normalises, builds, fans out per pixel, validates, encodes and batches one extracted page."""
     out = PreparedPage()
     blocked = context.blocked
-    session = session_wabas(page["workspace_id"], page["agent_phone"], page["default_country"],
-                            context.waba_lookup)  # fmt: skip
-    events = build_events(page, build_user_data(page), session, context.mapping)
+    observer = context.observer
+    user_data = observed(observer, "normalise", len(page), build_user_data, page)
+    session = observed(observer, "build", 0, session_wabas, page["workspace_id"], page["agent_phone"],
+                       page["default_country"], context.waba_lookup)  # fmt: skip
+    events = observed(observer, "build", 0, build_events, page, user_data, session, context.mapping)
     pixel_keys = page["pixel_keys"]
-    del page  # raw PII goes no further than this point
+    del page, user_data  # raw PII goes no further than this point
     events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
-    pairs = events_per_pixel(events, pixel_keys, context.pixels)
+    pairs = observed(observer, "build", len, events_per_pixel, events, pixel_keys, context.pixels)
     is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
     # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair, if it may be sent
     messaging = (pairs["action_source"] == "business_messaging") & ~is_blocked
-    pairs = with_copy_keys(_encoded(pairs, messaging))
+    pairs = observed(observer, "record", 0, with_copy_keys, _encoded(pairs, messaging))
     for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
         out.skips.append(Skip(Outcomes(slim(rows, RECORD_COLUMNS), SKIPPED, blocked[key], context.run_id)))
     pairs = pairs[~is_blocked]
     if pairs.empty:
         return out
     clock = int(context.now())
-    verdict = validate_events(pairs, now=clock)
+    verdict = observed(observer, "validate", len(pairs), validate_events, pairs, clock)
     out.validation = verdict.summary
     reasons = _with_send_margin(pairs, verdict.reasons, clock)
     bad = reasons.notna().to_numpy()

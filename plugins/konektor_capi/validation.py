@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import pandas as pd
 from konektor_capi.currencies import iso_4217
 from konektor_capi.events import IDENTITY_KEYS, INPUT_PROBLEM
 from konektor_capi.identity import weak_reason
+from konektor_capi.stages import UNOBSERVED, StageObserver
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -313,21 +315,25 @@ def _build_gx() -> _Gx:
     return _Gx(context=context, batch=batch, checks=tuple(checks))
 
 
-def _get_gx() -> _Gx:
+def _get_gx(on_built: Callable[[float], None] | None = None) -> _Gx:
     global _gx
     if _gx is None:
         with _gx_lock:
             if _gx is None:
+                start = time.perf_counter()
                 _gx = _build_gx()
+                if on_built is not None:
+                    on_built(time.perf_counter() - start)
     return _gx
 
 
-def warm_up() -> threading.Thread | None:
+def warm_up(observer: StageObserver = UNOBSERVED) -> threading.Thread | None:
     """Builds the GX objects in a background thread, unless built already; returns the thread.
 
     Importing and setting up GX takes ~2.5 s of CPU. A group's task calls this before it waits for the
     first page of its extract (PostgreSQL needs a second or two before the first row), so the wait
     pays for it. A failure here is left for the first validation, which builds again and raises.
+    `observer` hears the set-up's time as stage "gx_setup" when this thread is the one that built it.
     """
     if _gx is not None:
         return None
@@ -335,7 +341,7 @@ def warm_up() -> threading.Thread | None:
     def build() -> None:
         # A failure surfaces again, with its traceback, in the first validate_events.
         with contextlib.suppress(Exception):
-            _get_gx()
+            _get_gx(lambda seconds: observer.on_stage("gx_setup", seconds, 0))
 
     thread = threading.Thread(target=build, name="gx-warm-up", daemon=True)
     thread.start()

@@ -112,3 +112,21 @@ def test_a_page_whose_every_pixel_is_blocked_yields_only_skips(keys):
     prepared = prepare_page(page({}, {}, pixel_keys=keys), context({3: BLOCKED, 5: BLOCKED}))
     assert prepared.batches == [] and prepared.ready is None and prepared.validation is None
     assert sum(len(s.outcomes.events) for s in prepared.skips) == 2 * len(keys.split())
+
+
+class Stages:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    def on_stage(self, name: str, seconds: float, rows: int) -> None:
+        assert seconds >= 0
+        self.seen.append((name, rows))
+
+
+def test_each_stage_of_a_page_is_reported_to_the_observer_with_the_rows_it_took():
+    ctx = context({5: BLOCKED})
+    ctx.observer = Stages()
+    prepare_page(page({}, {}, {}, {"to_status": "won", "deal_value": 1.0}), ctx)
+    # 4 changes normalised; 8 (change, pixel) pairs built; the 4 of the unblocked pixel validated
+    assert ctx.observer.seen == [("normalise", 4), ("build", 0), ("build", 0), ("build", 8), ("record", 0),
+                                 ("validate", 4)]  # fmt: skip
