@@ -111,8 +111,8 @@ def run_staged(
         timer.seconds["http"] += delivered.get("http", 0.0)
         timer.seconds["record"] += delivered.get("record", 0.0)
         timer.seconds["idle"] += delivered.get("idle", 0.0)
-        timer.count("record", sum(result.counts.values()))
-        sent = sum(n for (_, _, status), n in result.counts.items() if status != "skipped")
+        timer.count("record", sum(result.counts.outcomes.values()))
+        sent = sum(n for (_, _, status), n in result.counts.outcomes.items() if status != "skipped")
         timer.count("send", sent)
         timer.count("http", sent)
     with timer.stage("finish"):

@@ -14,6 +14,7 @@ flight, which the rerun resends with the same event ids.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -32,7 +33,8 @@ from konektor_capi.concurrent_sender import ConcurrentSender
 from konektor_capi.gc_tuning import fewer_collections
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig, SendResult
 from konektor_capi.in_flight import AdaptiveLimit, Gate
-from konektor_capi.outcomes import COPY_KEY, Outcomes
+from konektor_capi.outcome_counts import OutcomeCounts
+from konektor_capi.outcomes import KEY_COLUMNS, Outcomes
 from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.prefetch import prefetch
 from konektor_capi.recording import OutcomeRecorder
@@ -41,11 +43,12 @@ from konektor_capi.send_window import cut_expired
 from konektor_capi.sender import PixelSender, PixelTarget
 from konektor_capi.tuning import QUEUE_DEPTH
 
-# What delivering a batch reads of its events: the COPY key, the encoded event, and for the counts
-# the pixel and event name. Only these cross the process boundary; a skip, never sent, leaves out
-# the encoded event (a page's skips of a pixel without a token: ~10 MB of JSON for nothing).
-DELIVERY_COLUMNS = [COPY_KEY, EVENT_JSON, "pixel_id", "event_name", "event_time"]
-RECORD_COLUMNS = [c for c in DELIVERY_COLUMNS if c != EVENT_JSON]
+# What delivering a batch reads of its events: the encoded event, and the keys its sync_logs rows
+# record (event_time also for the send-time 7-day cut). Only these cross the process boundary; a skip,
+# never sent, leaves out the encoded event (a page's skips of a pixel without a token: ~10 MB of JSON
+# for nothing).
+RECORD_COLUMNS = list(KEY_COLUMNS)
+DELIVERY_COLUMNS = [*RECORD_COLUMNS, EVENT_JSON]
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,7 @@ def slim(events: pd.DataFrame, columns: list[str] = DELIVERY_COLUMNS) -> pd.Data
 
 @dataclass
 class DeliveryResult:
-    counts: Counter = field(default_factory=Counter)
-    reasons: Counter = field(default_factory=Counter)
-    failures: Counter = field(default_factory=Counter)
+    counts: OutcomeCounts = field(default_factory=OutcomeCounts)  # of what was recorded
     requests: int = 0
     # http, record (summed over threads), idle (waiting for prepared batches): where delivery's time went
     seconds: dict[str, float] = field(default_factory=dict)
@@ -85,6 +86,7 @@ class DeliverySetup:
     targets: dict[int, PixelTarget]
     run_id: str
     clock: Callable[[], float] = time.time  # what "now" is at send time (Meta's 7-day window)
+    fewer_collections: bool = True  # concurrency.Concurrency's choice, for the child's life
 
 
 class _Clock:
@@ -137,8 +139,7 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
                 if len(batch):
                     pool.send(senders[item.pixel_key], batch)
             pool.finish()
-        return DeliveryResult(recorder.counts, recorder.reasons, recorder.failures,
-                              sum(s.requests for s in senders.values()),
+        return DeliveryResult(recorder.counts, sum(s.requests for s in senders.values()),
                               {k: round(v, 3) for k, v in clock.seconds.items()},
                               gate.peak, gate.throttled, gate.lowest)  # fmt: skip
 
@@ -291,7 +292,7 @@ def _child_main(setup: DeliverySetup, inbox, outbox, abort) -> None:
             yield item
 
     try:
-        with fewer_collections():
+        with fewer_collections() if setup.fewer_collections else contextlib.nullcontext():
             outbox.put(("done", deliver(items(), setup, engine, client)))
     except BaseException:
         text = scrub(traceback.format_exc(), [t.access_token for t in setup.targets.values()])

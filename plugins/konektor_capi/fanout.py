@@ -13,7 +13,7 @@ import pandas as pd
 
 from konektor_capi.events import CRM_EVENT_NAME, IDENTITY_KEYS, MATCH_KEYS
 from konektor_capi.identity import BIT, is_weak, key_names
-from konektor_capi.outcomes import CHANGE_KEY, NOTE, change_keys
+from konektor_capi.outcomes import NOTE
 from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.waba import clean_waba_ids, fallback_waba, waba_problems
 
@@ -100,9 +100,7 @@ def _as_crm_events(pairs: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     for column, values in columns.items():
         pairs.iloc[at, pairs.columns.get_loc(column)] = values
     converted = pairs.iloc[at]
-    # What was built per change for a business-messaging event: built again for the CRM event.
-    if CHANGE_KEY in pairs:
-        pairs.iloc[at, pairs.columns.get_loc(CHANGE_KEY)] = change_keys(converted)
+    # What was encoded per change for a business-messaging event: encoded again for the CRM event.
     if EVENT_JSON in pairs:
         pairs.iloc[at, pairs.columns.get_loc(EVENT_JSON)] = pd.Series(
             event_json(converted), dtype=object

@@ -1,9 +1,10 @@
 """The four outcomes an event can end with, and the sync_logs rows that record them.
 
-A batch's rows share their result (status, error, fbtrace id, attempts, run); only the event's own keys
-differ per row. So each event's part of the COPY line is built once, column-wise, for a whole page
-(`copy_keys`), and a batch's rows are those parts plus one shared tail: recording a batch is a string
-join, not a DataFrame build.
+The recorder (recording.py) is the only writer of sync_logs, and `Outcomes.copy_lines` the only place
+its COPY text is built: from the event's key columns, which travel with every batch and skip. A batch's
+rows share their result (status, error, fbtrace id, attempts, run); only the event's own keys differ
+per row. So the keys' part of each line is built column-wise for the whole batch (`copy_keys`), and
+the rows are those parts plus one shared tail: a string join, not a DataFrame build.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ RESULT_COLUMNS = (
     "status", "reason", "error_code", "error_subcode", "fbtrace_id", "attempts", "run_id", "test_event_code",
 )  # fmt: skip
 COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
-COPY_KEY = "_copy_key"
-CHANGE_KEY = "_change_key"
 
 # COPY's text format: backslash, tab, newline and carriage return must be escaped inside values. A NUL
 # cannot be stored in text at all (COPY fails, and with it the batch's outcomes): Meta's messages may
@@ -96,20 +95,12 @@ def change_keys(events: pd.DataFrame) -> list[str]:
 
 
 def copy_keys(events: pd.DataFrame) -> list[str]:
-    """Per event, the KEY_COLUMNS part of its sync_logs COPY line, from CHANGE_KEY where present."""
-    changes = events[CHANGE_KEY].tolist() if CHANGE_KEY in events else change_keys(events)
+    """Per event, the KEY_COLUMNS part of its sync_logs COPY line."""
+    changes = change_keys(events)
     pixels = _copy_texts(events["pixel_id"].tolist())
     wabas = _copy_texts(events["waba_id"].tolist())
     notes = _copy_texts(events[NOTE].tolist()) if NOTE in events else [NULL] * len(events)
     return [f"{p}\t{w}\t{n}\t{c}" for p, w, n, c in zip(pixels, wabas, notes, changes, strict=True)]
-
-
-def with_change_keys(events: pd.DataFrame) -> pd.DataFrame:
-    return events.assign(**{CHANGE_KEY: change_keys(events)}) if not events.empty else events
-
-
-def with_copy_keys(events: pd.DataFrame) -> pd.DataFrame:
-    return events.assign(**{COPY_KEY: copy_keys(events)}) if not events.empty else events
 
 
 @dataclass(frozen=True)
@@ -131,7 +122,7 @@ class Outcomes:
 
     def copy_lines(self) -> str:
         """The rows in COPY text format, one line each, ready for COPY ... FROM STDIN."""
-        keys = self.events[COPY_KEY].tolist() if COPY_KEY in self.events else copy_keys(self.events)
+        keys = copy_keys(self.events)
         shared = (self.error_code, self.error_subcode, self.fbtrace_id, self.attempts, self.run_id,
                   self.test_event_code)  # fmt: skip
         rest = "\t".join(map(copy_text, shared)) + "\n"

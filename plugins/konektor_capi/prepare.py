@@ -16,7 +16,7 @@ from konektor_capi.delivery import DELIVERY_COLUMNS, RECORD_COLUMNS, Send, Skip,
 from konektor_capi.events import build_events
 from konektor_capi.fanout import events_per_pixel
 from konektor_capi.mapping import EventMapping
-from konektor_capi.outcomes import SKIPPED, Outcomes, with_change_keys, with_copy_keys
+from konektor_capi.outcomes import SKIPPED, Outcomes
 from konektor_capi.payloads import EVENT_JSON, event_json
 from konektor_capi.runs import META_MAX_AGE, SEND_MARGIN
 from konektor_capi.sender import Batcher
@@ -28,7 +28,7 @@ from konektor_capi.waba import session_wabas
 # Validation's 7-day rule: its reason also words the events too close to the line to be sent.
 _TOO_OLD = next(rule for rule in RULES if rule.name == "event_time_within_7_days")
 # What a ready event keeps beyond delivery's columns: how to batch it, and what a dry run counts.
-READY_COLUMNS = [*DELIVERY_COLUMNS, "pixel_key", "waba_id", "action_source"]
+READY_COLUMNS = [*DELIVERY_COLUMNS, "pixel_key"]
 
 
 @dataclass
@@ -73,12 +73,12 @@ def prepare_page(page: pd.DataFrame, context: PrepareContext) -> PreparedPage:
     events = observed(observer, "build", 0, build_events, page, user_data, session, context.mapping)
     pixel_keys = page["pixel_keys"]
     del page, user_data  # raw PII goes no further than this point
-    events = with_change_keys(_encoded(events, events["action_source"] != "business_messaging"))
+    events = _encoded(events, events["action_source"] != "business_messaging")
     pairs = observed(observer, "build", len, events_per_pixel, events, pixel_keys, context.pixels)
     is_blocked = pairs["pixel_key"].isin(list(blocked)).to_numpy()
     # a Click-to-WhatsApp event carries its pixel's WABA: encoded per pair, if it may be sent
     messaging = (pairs["action_source"] == "business_messaging") & ~is_blocked
-    pairs = observed(observer, "record", 0, with_copy_keys, _encoded(pairs, messaging))
+    pairs = _encoded(pairs, messaging)
     for key, rows in pairs[is_blocked].groupby("pixel_key", sort=True):
         out.skips.append(Skip(Outcomes(slim(rows, RECORD_COLUMNS), SKIPPED, blocked[key], context.run_id)))
     pairs = pairs[~is_blocked]
@@ -89,7 +89,7 @@ def prepare_page(page: pd.DataFrame, context: PrepareContext) -> PreparedPage:
     out.validation = verdict.summary
     reasons = _with_send_margin(pairs, verdict.reasons, clock)
     bad = reasons.notna().to_numpy()
-    pairs = pairs.loc[:, [c for c in READY_COLUMNS if c in pairs]]  # 7 of the page's ~40 columns
+    pairs = pairs.loc[:, [c for c in READY_COLUMNS if c in pairs]]  # 16 of the page's ~40 columns
     skipped, ready = pairs[bad], pairs[~bad]
     if not skipped.empty:
         out.skips.append(Skip(Outcomes(slim(skipped, RECORD_COLUMNS), SKIPPED, reasons[bad], context.run_id)))

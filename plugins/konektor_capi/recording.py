@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections import Counter
 
-import pandas as pd
 import sqlalchemy as sa
 from psycopg2 import errors as pg_errors
 from psycopg2.extensions import encodings
 
 from konektor_capi import sql
-from konektor_capi.outcomes import COLUMNS, FAILED, Outcomes, stored_text
+from konektor_capi.outcome_counts import OutcomeCounts
+from konektor_capi.outcomes import COLUMNS, Outcomes
 from konektor_capi.tuning import COPY_CHUNK
 
 _COPY_SYNC_LOGS = f"COPY sync_logs ({', '.join(COLUMNS)}) FROM STDIN"
@@ -35,9 +34,7 @@ class OutcomeRecorder:
         with self._conn.cursor() as cur:
             cur.execute(sql.load("create_staging"))
         self._conn.commit()
-        self.counts: Counter = Counter()
-        self.reasons: Counter = Counter()
-        self.failures: Counter = Counter()  # (pixel id, reason) of failed events
+        self.counts = OutcomeCounts()  # of what was recorded (committed)
         self.upserts = 0
 
     def record(self, outcomes: Outcomes) -> None:
@@ -63,23 +60,7 @@ class OutcomeRecorder:
         except BaseException:
             self._conn.rollback()
             raise
-        self._count(outcomes)
-
-    def _count(self, outcomes: Outcomes) -> None:
-        events = outcomes.events
-        names = events["event_name"].where(events["event_name"].notna(), "-")
-        for (pixel, name), n in Counter(zip(events["pixel_id"], names, strict=True)).items():
-            self.counts[(pixel, name, outcomes.status)] += n
-        # Counted as stored: the counts end up in jsonb (the run's summary), which cannot hold NUL either.
-        if isinstance(outcomes.reason, pd.Series):
-            for reason, n in Counter(r for r in outcomes.reason.tolist() if isinstance(r, str)).items():
-                self.reasons[stored_text(reason)] += n
-        elif isinstance(outcomes.reason, str):
-            reason = stored_text(outcomes.reason)
-            self.reasons[reason] += len(outcomes)
-            if outcomes.status == FAILED:
-                for pixel, n in Counter(events["pixel_id"].tolist()).items():
-                    self.failures[(pixel, reason)] += n
+        self.counts.add(outcomes)
 
     def close(self) -> None:
         self._raw.close()

@@ -28,10 +28,10 @@ def outcome_table(counts: Iterable[Sequence]) -> list[str]:
 def format_group_summary(label: str, summary: dict, validations: Iterable[dict] = ()) -> str:
     """A sync task's outcome: its table, what kept events back, and the validation rules rows failed."""
     lines = [f"{label}: {summary.get('requests', 0)} request(s), {summary.get('failed', 0)} failed event(s)",
-             *outcome_table(summary.get("counts", []))]  # fmt: skip
+             *outcome_table(_counts(summary))]  # fmt: skip
     reasons = summary.get("top_reasons") or []
     if reasons:
-        lines += ["", "top reasons (not accepted):", *(f"  {n:>7}  {reason}" for reason, n in reasons)]
+        lines += ["", "top reasons (not accepted):", *(f"  {r['n']:>7}  {r['reason']}" for r in reasons)]
     for validation in validations:
         failing = [e for e in validation.get("expectations", []) if not e.get("success")]
         lines += ["", f"validation: {validation.get('failed_rows', 0)} of {validation.get('rows', 0)} row(s) "
@@ -44,13 +44,17 @@ def format_group_summary(label: str, summary: dict, validations: Iterable[dict] 
     return "\n".join(lines)
 
 
+def _counts(summary: dict) -> Iterable[tuple]:
+    """(pixel, event, status, n) of a summary's outcomes (outcome_counts.OutcomeCounts.to_dict's shape)."""
+    return ((o["pixel_id"], o["event_name"], o["status"], o["n"]) for o in summary.get("outcomes") or [])
+
+
 def format_summary(summary: dict) -> str:
-    counts = ((o["pixel_id"], o["event_name"], o["status"], o["n"]) for o in summary.get("outcomes", []))
     lines = [
         f"window {summary.get('window_start')} .. {summary.get('window_end')} ({summary.get('mode')}"
         + (", dry run" if summary.get("dry_run") else "")
         + ")",
-        *outcome_table(counts),
+        *outcome_table(_counts(summary)),
     ]
     would_send = summary.get("would_send") or []
     if would_send:

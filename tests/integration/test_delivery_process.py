@@ -53,7 +53,6 @@ BUSY_PARENT = textwrap.dedent(
     import orjson, pandas as pd
     from konektor_capi.delivery import DeliveryProcess, DeliverySetup, Send
     from konektor_capi.graph_client import GraphApiConfig
-    from konektor_capi.outcomes import COPY_KEY
     from konektor_capi.payloads import EVENT_JSON
     from konektor_capi.sender import PixelTarget
 
@@ -61,7 +60,7 @@ BUSY_PARENT = textwrap.dedent(
         pixel = sys.argv[3]
         event = {"event_name": "Lead", "event_time": int(time.time()), "event_id": "orphan-1",
                  "action_source": "system_generated", "user_data": {"external_id": "a" * 64}}
-        batch = pd.DataFrame({COPY_KEY: ["unused"], EVENT_JSON: [orjson.dumps(event)],
+        batch = pd.DataFrame({EVENT_JSON: [orjson.dumps(event)],
                               "pixel_id": [pixel], "event_name": ["Lead"]})
         setup = DeliverySetup(sys.argv[1], GraphApiConfig(base_url=sys.argv[2]),
                               {1: PixelTarget(pixel, "tok-orphan")}, "orphan-test")

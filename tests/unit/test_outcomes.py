@@ -14,8 +14,6 @@ from konektor_capi.outcomes import (
     SKIPPED,
     Outcomes,
     copy_keys,
-    with_change_keys,
-    with_copy_keys,
 )
 
 
@@ -77,22 +75,6 @@ def test_reasons_per_row_for_skips():
     rows = parse(Outcomes(events(), SKIPPED, reasons, "r").copy_lines())
     assert [r[COLUMNS.index("reason")] for r in rows] == ["no value", "no match\tat all", "x"]
     assert {r[COLUMNS.index("status")] for r in rows} == {"skipped"}
-
-
-def test_precomputed_keys_give_the_same_lines():
-    frame = events(5)
-    plain = Outcomes(frame, FAILED, "meta error 190", "r", error_code=190)
-    keyed = Outcomes(with_copy_keys(frame), FAILED, "meta error 190", "r", error_code=190)
-    assert keyed.copy_lines() == plain.copy_lines()
-    # keys per change first (then the pixel's part per pair), as the pipeline does: the same lines
-    per_change = with_copy_keys(
-        with_change_keys(frame.assign(pixel_id="x", waba_id="y")).assign(
-            pixel_id=frame["pixel_id"], waba_id=frame["waba_id"]
-        )
-    )
-    assert (
-        Outcomes(per_change, FAILED, "meta error 190", "r", error_code=190).copy_lines() == plain.copy_lines()
-    )
 
 
 weird = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12))

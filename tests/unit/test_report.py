@@ -5,12 +5,12 @@ from __future__ import annotations
 from konektor_capi.report import format_group_summary, format_summary
 
 SUMMARY = {
-    "counts": [
-        ["111", "Lead", "accepted", 7],
-        ["111", "Lead", "skipped", 2],
-        ["222", "Purchase", "failed", 3],
+    "outcomes": [
+        {"pixel_id": "111", "event_name": "Lead", "status": "accepted", "n": 7},
+        {"pixel_id": "111", "event_name": "Lead", "status": "skipped", "n": 2},
+        {"pixel_id": "222", "event_name": "Purchase", "status": "failed", "n": 3},
     ],
-    "top_reasons": [("won lead has no deal value", 2)],
+    "top_reasons": [{"status": "skipped", "reason": "won lead has no deal value", "n": 2}],
     "requests": 4,
     "failed": 3,
     "leased_elsewhere": [9],
