@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean airflow airflow-stop \
-	airflow-deps bench-health
+	airflow-deps bench-health bench-ablate
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ check-pixels: $(STAMP)
 BENCH_EVENTS ?= 1000000
 bench: $(STAMP)
 	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench $(if $(LATENCY_MS),--latency-ms $(LATENCY_MS)) $(BENCH_ARGS)
+
+# Each speed trick of the sync's concurrency design (konektor_capi/concurrency.py) turned off in turn, to see it
+# still pays: make bench-ablate [BENCH_EVENTS=1000000] [ABLATE_ARGS="--repeats 3 --latency-ms 500"]
+bench-ablate: $(STAMP)
+	BENCH_EVENTS=$(BENCH_EVENTS) $(PY) -m devtools.bench_ablate $(ABLATE_ARGS)
 
 # The Meta CAPI health page's queries on HEALTH_ROWS sync_logs rows (seeded by generate_series; kept for
 # HEALTH_ARGS=--reuse): time and plan of each query, the whole page with its chart.

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from konektor_capi import pipeline
+from konektor_capi.concurrency import DEFAULT_CONCURRENCY, Concurrency
 from konektor_capi.graph_client import GraphApiClient
 from konektor_capi.mapping import EventMapping
 from konektor_capi.runs import HOURLY, RunSpec, open_run
@@ -92,6 +93,7 @@ def run_staged(
     *,
     run_id: str | None = None,
     window_end: datetime | None = None,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
 ) -> StagedRun:
     """One hourly run (open, plan, every group, finish) through the pipeline's own functions, timed."""
     mapping = mapping or EventMapping()
@@ -104,7 +106,8 @@ def run_staged(
     requests = peak = 0
     for group in groups:
         with timer.stage("other"):
-            result = pipeline.sync_group(engine, client, run, group, mapping, observer=timer)
+            result = pipeline.sync_group(engine, client, run, group, mapping, observer=timer,
+                                         concurrency=concurrency)  # fmt: skip
         requests += result.requests
         peak = max(peak, result.peak_in_flight)
         delivered = result.delivery_seconds

@@ -1,0 +1,139 @@
+"""`make bench-ablate`: does each speed trick of the sync's concurrency design (konektor_capi/concurrency.py)
+still pay? The same 1M-change run with the whole design, then with one trick off at a time.
+
+Each variant runs in a fresh Python process (Great Expectations' import and set-up are cold every time,
+as in a task) against the same seeded database, its outputs emptied before each run, and the variants
+take turns (`--repeats` rounds), so a slow minute of the machine does not land on one variant only.
+Reported per variant: the median wall time of plan, sync and finish, and the median CPU seconds of
+our processes (the run's process and its delivery child; not PostgreSQL, not the emulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devtools import embedded_pg
+from devtools.bench import EMULATOR_ARGS, exclusive, reset_outputs, seed_dataset
+from devtools.bench_stages import run_staged
+from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
+from konektor_capi.concurrency import DEFAULT_CONCURRENCY, TRICKS
+from konektor_capi.db import make_engine
+from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
+
+DB_NAME = "konektor_bench_ablate"
+ALL_ON = "none (the whole design)"
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the delivery child, once joined
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_variant(db_uri: str, base_url: str, trick: str | None) -> dict:
+    """One run in this process with `trick` off (None: all on); what the parent reads back."""
+    concurrency = DEFAULT_CONCURRENCY.without(trick) if trick else DEFAULT_CONCURRENCY
+    engine = make_engine(embedded_pg.sqlalchemy_url(db_uri))
+    client = GraphApiClient(GraphApiConfig(base_url=base_url, api_version="v25.0"))
+    cpu = _cpu_seconds()
+    try:
+        staged = run_staged(engine, client, concurrency=concurrency)
+    finally:
+        client.close()
+        engine.dispose()
+    return {"seconds": staged.wall_seconds, "cpu_seconds": _cpu_seconds() - cpu,
+            "recorded": staged.summary["recorded"], "pairs": staged.summary["pairs"]}  # fmt: skip
+
+
+def _spawn(db_uri: str, base_url: str, trick: str | None) -> dict:
+    args = [sys.executable, "-m", "devtools.bench_ablate", "--variant", trick or "", "--db-uri", db_uri,
+            "--base-url", base_url]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, check=True, env=os.environ.copy())
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ablate(
+    n_events: int, repeats: int, tricks: list[str], latency_ms: int, log=print
+) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {ALL_ON: [], **{t: [] for t in tricks}}
+    with exclusive(DB_NAME, log):
+        server_uri = embedded_pg.start()
+        log(f"[ablate] seeding ~{n_events:,} mapped status changes (not timed) ...")
+        data = seed_dataset(server_uri, n_events, DB_NAME)
+        round_trip = ("--round-trip-ms", str(latency_ms))
+        with start_emulator(extra_args=(*EMULATOR_ARGS, *round_trip)) as emulator:
+            admin = EmulatorAdmin(emulator.base_url)
+            for round_no in range(1, repeats + 1):
+                for trick in [None, *tricks]:
+                    reset_outputs(data.db_uri)
+                    admin.reset()
+                    started = time.perf_counter()
+                    figures = _spawn(data.db_uri, emulator.base_url, trick)
+                    if figures["recorded"] != figures["pairs"]:
+                        missing = figures["pairs"] - figures["recorded"]
+                        raise RuntimeError(f"{trick or 'all on'}: {missing} pairs not recorded")
+                    runs[trick or ALL_ON].append(figures)
+                    log(f"[ablate] round {round_no}, without {trick or '-'}: {figures['seconds']:.1f}s, "
+                        f"our CPU {figures['cpu_seconds']:.1f}s ({time.perf_counter() - started:.0f}s with "
+                        "start-up)")  # fmt: skip
+    return runs
+
+
+def format_table(runs: dict[str, list[dict]]) -> str:
+    base = statistics.median(r["seconds"] for r in runs[ALL_ON])
+    base_cpu = statistics.median(r["cpu_seconds"] for r in runs[ALL_ON])
+    lines = [
+        f"{'trick turned off':<26} {'wall s (median)':>16} {'vs whole':>9} {'our CPU s':>10} {'vs whole':>9}"
+    ]
+    for name, figures in runs.items():
+        wall = statistics.median(r["seconds"] for r in figures)
+        cpu = statistics.median(r["cpu_seconds"] for r in figures)
+        lines.append(
+            f"{name:<26} {wall:>16.1f} {wall / base - 1:>+9.1%} {cpu:>10.1f} {cpu / base_cpu - 1:>+9.1%}"
+        )
+    spread = [
+        f"{name}: " + ", ".join(f"{r['seconds']:.1f}" for r in figures) for name, figures in runs.items()
+    ]
+    return "\n".join([*lines, "", "each run (wall s):", *(f"  {s}" for s in spread)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=lambda s: int(float(s.replace("_", ""))),
+                        default=int(os.environ.get("BENCH_EVENTS") or 1_000_000))  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=2, help="rounds of every variant (default 2)")
+    parser.add_argument("--tricks", default=",".join(TRICKS), help=f"comma-separated, of {', '.join(TRICKS)}")
+    parser.add_argument("--latency-ms", type=int, default=0, help="the emulator's round trip")
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write every run's figures")
+    parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # a child: one run
+    parser.add_argument("--db-uri", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.variant is not None:
+        print(json.dumps(run_variant(args.db_uri, args.base_url, args.variant or None)))
+        return 0
+    tricks = [t for t in args.tricks.split(",") if t]
+    unknown = set(tricks) - set(TRICKS)
+    if unknown:
+        parser.error(f"unknown trick(s) {', '.join(sorted(unknown))}; known: {', '.join(TRICKS)}")
+    runs = ablate(args.events, args.repeats, tricks, args.latency_ms)
+    print(f"\n== each speed trick off, {args.events:,} changes, {args.repeats} round(s), "
+          f"round trip {args.latency_ms} ms ==")  # fmt: skip
+    print(format_table(runs))
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
