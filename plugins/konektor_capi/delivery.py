@@ -1,15 +1,10 @@
 """Delivering a group's work: send its batches to Meta, several at a time, and record each outcome.
 
-Preparing the batches (parse, normalise, hash, validate, encode) is CPU work in Python; delivering
-them is mostly waiting, on the Graph API and on PostgreSQL. In one process the two fight over the
-GIL: every time a reply arrives, delivery waits for the preparing side's current pandas call to
-finish, which doubled the time per batch at 1M events. So by default delivery runs in a child
-process (`DeliveryProcess`) fed through a bounded queue, while the task's process prepares.
-`deliver_in_thread` keeps both in one process (tests that patch the recorder use it).
-
-Either way the delivering side keeps up to `max_in_flight` requests out and records each answer as it
-arrives (concurrent_sender.py, in_flight.py), so a crash loses at most the outcomes of the batches in
-flight, which the rerun resends with the same event ids.
+`deliver` keeps up to `max_in_flight` requests out and records each answer as it arrives
+(concurrent_sender.py, in_flight.py), so a crash loses at most the outcomes of the batches in flight,
+which the rerun resends with the same event ids. It runs in a child process (`deliver_in_process`,
+fed through a bounded queue) or in the task's process (`deliver_in_thread`): the runner's choice,
+explained in concurrency.py.
 """
 
 from __future__ import annotations
@@ -121,9 +116,8 @@ def deliver(items: Iterable[Skip | Send], setup: DeliverySetup, engine, client) 
     clock = _Clock()
     gate = Gate(AdaptiveLimit(setup.graph.max_in_flight))
     with OutcomeRecorder(engine) as recorder:
-        # One sender per request in flight: a kill loses at most their answers. Twice as many (requests
-        # out while others wait for their COPY) bought ~1.5 s of 33 at 500 ms, and at 0 ms cost the
-        # preparing side 5-15 % in CPU contention on two cores.
+        # One sender per request in flight: a kill loses at most their answers (docs/performance.md
+        # has what twice as many would buy and cost).
         workers = setup.graph.max_in_flight
         with ConcurrentSender(clock.timed("record", recorder.record), workers) as pool:
             timed_client = _GatedClient(client, gate, clock)

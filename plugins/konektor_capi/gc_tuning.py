@@ -1,17 +1,14 @@
-"""Fewer garbage collections while a group is synced.
+"""Fewer garbage collections while a group is synced (one of concurrency.Concurrency's choices).
 
-A page makes millions of short-lived containers (event dicts, lists, object arrays). With CPython's
-default thresholds that set off ~5,000 collections per million changes, and the full ones walk every
-tracked object of the process: Airflow's, Great Expectations', pandas', and each object array's
-elements. Measured at 1M changes in the task's process: 5,465 collections, 4.5 s.
-
-During the sync the objects that exist before it (the libraries) are frozen out of collection and the
-thresholds are raised, so young garbage is still collected, only less often; both are restored after
-(1M changes: 651 collections, 1.3 s). Higher thresholds saved little more and cost memory.
+A page makes millions of short-lived containers (event dicts, lists, object arrays); with CPython's
+default thresholds they set off thousands of collections, and the full ones walk every tracked object
+of the process: Airflow's, Great Expectations', pandas', and each object array's elements. During the
+sync the objects that exist before it (the libraries) are frozen out of collection and the thresholds
+are raised, so young garbage is still collected, only less often; both are restored after.
 Almost everything the pipeline makes is freed by reference counting. The exception is Great
 Expectations, which leaves reference cycles (caught exceptions' frames) holding pandas blocks of the
-page it validated: `collect_young` after each validation frees them while they are young and cheap to
-find, instead of letting them pile up in the oldest generation (+90 MiB at 1M changes without it).
+page it validated: `collect_young` after each page frees them while they are young and cheap to find,
+instead of letting them pile up in the oldest generation. The figures are in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Runs a generator in a background thread, a bounded number of items ahead of its consumer.
-
-A group's work is two chains: preparing batches (parse, normalise, hash, validate, build JSON: CPU in
-this process) and delivering them (HTTP to Meta, COPY into sync_logs: waiting on other processes).
-With the preparing chain in a thread, the next batches are built while the current one is in flight,
-and the delivering side still sends and records strictly one batch after the other.
+"""Runs a generator in a background thread, a bounded number of items ahead of its consumer: how
+preparing runs beside delivery when both are in the task's process (concurrency.py).
 """
 
 from __future__ import annotations

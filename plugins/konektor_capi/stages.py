@@ -1,8 +1,8 @@
 """The hook through which the runner reports how long each stage took, and over how many rows.
 
-The stages are "extract", "normalise", "build", "validate", "record" (the part of recording done
-while preparing) and "gx_setup" (Great Expectations' one-off set-up). The benchmark listens; a task
-does not.
+The stages are "extract", "normalise", "build", "validate" and "gx_setup" (Great Expectations'
+one-off set-up); delivery (HTTP and recording) reports its own clock in the group's result. The
+benchmark listens; a task does not.
 """
 
 from __future__ import annotations

@@ -330,9 +330,9 @@ def _get_gx(on_built: Callable[[float], None] | None = None) -> _Gx:
 def warm_up(observer: StageObserver = UNOBSERVED) -> threading.Thread | None:
     """Builds the GX objects in a background thread, unless built already; returns the thread.
 
-    Importing and setting up GX takes ~2.5 s of CPU. A group's task calls this before it waits for the
-    first page of its extract (PostgreSQL needs a second or two before the first row), so the wait
-    pays for it. A failure here is left for the first validation, which builds again and raises.
+    The runner calls this before it waits for the first page of its extract, so that wait pays for
+    the import and set-up (concurrency.py). A failure here is left for the first validation, which
+    builds again and raises.
     `observer` hears the set-up's time as stage "gx_setup" when this thread is the one that built it.
     """
     if _gx is not None:
