@@ -12,6 +12,9 @@ import pytest
 from devtools import embedded_pg
 from devtools.demo_data import apply_schemas
 
+# The emulator, meta, konektor and client fixtures (and sync_once), visible to every test.
+pytest_plugins = ["tests.fixtures"]
+
 _counter = itertools.count()
 
 

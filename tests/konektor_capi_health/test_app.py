@@ -1,7 +1,7 @@
 """The health page's FastAPI app in process (Starlette's TestClient), on a real PostgreSQL.
 
 Who may see it is Airflow's decision (get_user, the auth manager): proven here for anonymous requests,
-and end to end with a real login in tests/deploy/test_health_page.py.
+and end to end with a real login in tests/devtools/test_deploy_health_page.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from konektor_capi.health import read_health
 from konektor_capi_health.app import PREFIX, airflow_user, create_app, dag_reader
-from tests.integration.test_health import A, B, log
+from tests.konektor_capi.test_health import A, B, log
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factory import now
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 PIXELS = ("8200000000000001", "8200000000000002")
 OFF = "8200000000000003"

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from konektor_capi.identity import CUSTOMER_KEYS, is_weak, key_bits, key_names, weak_reason
-from tests.unit.test_events_input import build, changes
+from tests.konektor_capi.test_events_input import build, changes
 
 H = "a" * 64
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 GOOD, ODD = "8000000000000001", "pixel-8000"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_events_input import build, changes
+from tests.konektor_capi.test_events_input import build, changes
 
 UA = "Mozilla/5.0 (Linux; Android 14) Chrome/125.0"
 WEB = {"landing_page_url": "https://toko.id/promo", "client_user_agent": UA, "client_ip": "103.47.1.12",

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factory import now
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 P1, P2 = "5000000000000001", "5000000000000002"
 

@@ -7,7 +7,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 PIXEL, OTHER = "6100000000000001", "6100000000000002"
 # Characters that URL-encoding and JSON-escaping change, so every echoed form differs from the raw one.

@@ -22,7 +22,7 @@ from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.report import format_summary
 from konektor_capi.runs import open_run
 from tests.factory import now
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 P = "8100000000000001"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 A, B = "8300000000000001", "8300000000000002"
 # Leads with nothing but their click: without a WABA they cannot go as a CRM event either: skipped.

@@ -1,7 +1,8 @@
 """A token registered by a task is masked in that task's log under `airflow dags test`.
 
 There the task runs inside the CLI process, whose logging airflow-core set up without masking; the
-worker's path (a supervisor masking what the task process sends) is tested in tests/dags/test_masking.py.
+worker's path (a supervisor masking what the task process sends) is tested in
+tests/konektor_capi_airflow/test_hooks_masking.py.
 """
 
 from __future__ import annotations

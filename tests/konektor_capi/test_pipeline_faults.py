@@ -14,7 +14,7 @@ from konektor_capi.recording import OutcomeRecorder
 from konektor_capi.retry_policy import Backoff
 from konektor_capi.runs import open_run
 from tests.factory import now
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 GOOD, BAD = "6000000000000001", "6000000000000002"
 

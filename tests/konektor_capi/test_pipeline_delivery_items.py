@@ -11,7 +11,7 @@ from konektor_capi.delivery import Send, Skip
 from konektor_capi.outcomes import COPY_KEY, SKIPPED, Outcomes, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.recording import OutcomeRecorder
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 SENDS, NO_TOKEN = "8100000000000001", "8100000000000002"
 

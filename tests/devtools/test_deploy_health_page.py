@@ -1,6 +1,6 @@
 """The Meta CAPI health page in the deployment (`make airflow`), in a real browser.
 
-A deployment of its own (test_deployment's fixtures, imported: module-scoped, so one per module) against
+A deployment of its own (test_deploy's fixtures, imported: module-scoped, so one per module) against
 a database holding three days of outcomes and one real run of the DAG: the page is refused to anonymous
 requests, shown to the logged-in user inside the Airflow UI and on its own, and its numbers are the
 database's. Screenshots in test-artifacts/ui/.
@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from konektor_capi.pipeline import NO_TOKEN
-from tests.deploy.test_deployment import (  # noqa: F401 - the fixtures, for this module's deployment
+from tests.devtools.test_deploy import (  # noqa: F401 - the fixtures, for this module's deployment
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from tests.factory import now
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 PIXELS = ("8100000000000001", "8100000000000002")
 OFF = "8100000000000009"  # disabled: owed nothing

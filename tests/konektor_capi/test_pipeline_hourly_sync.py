@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factory import now
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 UA = "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile"
 

@@ -6,8 +6,8 @@ import pytest
 
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 from konektor_capi.retry_policy import Backoff
-from tests.integration.conftest import sync_once
-from tests.integration.test_faults import BAD, GOOD, leads_with_changes, statuses
+from tests.fixtures import sync_once
+from tests.konektor_capi.test_pipeline_faults import BAD, GOOD, leads_with_changes, statuses
 
 ROUND_TRIP_MS = 150
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from devtools.graph_emulator.process import EmulatorAdmin, EmulatorError, start_emulator
-from tests.emulator.test_emulator import PIXEL, TOKEN, assert_ok, make_event, send
+from tests.devtools.graph_emulator.test_server import PIXEL, TOKEN, assert_ok, make_event, send
 
 ROUND_TRIP_MS, JITTER_MS = 200, 100
 

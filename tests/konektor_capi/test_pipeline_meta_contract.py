@@ -16,7 +16,7 @@ from konektor_capi.db import ensure_pipeline_schema
 from konektor_capi.mapping import EventMapping
 from konektor_capi.pipeline import finish_run, plan_groups, sync_group
 from konektor_capi.runs import open_run
-from tests.integration.conftest import sync_once
+from tests.fixtures import sync_once
 
 PIXEL = "1400000000000001"
 UA = "Mozilla/5.0 (Linux; Android 14) Chrome/125.0"

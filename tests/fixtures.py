@@ -1,3 +1,8 @@
+"""The Graph API emulator and Konektor's tables as fixtures, and `sync_once`, for every test that needs them.
+
+Loaded by tests/conftest.py as a plugin (`pytest_plugins`); tests import `sync_once` from here.
+"""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
