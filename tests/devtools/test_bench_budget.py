@@ -6,6 +6,8 @@ import pytest
 
 from devtools import bench
 
+pytestmark = pytest.mark.unit
+
 
 def _result(mapped: int, timeline: dict, cpu: dict) -> bench.BenchResult:
     data = bench.Dataset("postgresql://x", 1, mapped, mapped, 2 * mapped, 0.1, 0.07, 0.07, 1.0)

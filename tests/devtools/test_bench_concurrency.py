@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from devtools import bench
+
+pytestmark = pytest.mark.unit
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(30)", "devtools.bench"]  # looks like a bench
 

@@ -14,7 +14,7 @@ import pytest
 
 from devtools import bench_health, embedded_pg
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.bench
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from devtools import bench
 from devtools.bench_stages import STAGES
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.bench
 
 SMOKE_EVENTS = 20_000
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from konektor_capi.ad_ids import ad_ids
+
+pytestmark = pytest.mark.unit
 
 TEMPLATE = ("https://toko.id/promo?utm_source=fb&utm_medium=paid&utm_campaign=Lebaran%20Sale"
             "&campaign_id=120210000000001&adset_id=120210000000002&ad_id=120210000000003")  # fmt: skip

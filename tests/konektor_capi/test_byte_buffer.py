@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from konektor_capi.byte_buffer import ByteBuffer, Closed
 
+pytestmark = pytest.mark.unit
+
 
 def _write_all(buffer: ByteBuffer, parts: list[bytes]) -> threading.Thread:
     def run():

@@ -8,6 +8,8 @@ import pytest
 
 from konektor_capi.concurrent_sender import ConcurrentSender
 
+pytestmark = pytest.mark.unit
+
 
 class Sender:
     """Stands in for a PixelSender: holds each batch until released, records it, may be refused."""

@@ -11,6 +11,8 @@ from konektor_capi.connection_settings import meta_capi_settings, postgres_url
 from konektor_capi.graph_client import GraphApiConfig
 from konektor_capi.mapping import EventMapping
 
+pytestmark = pytest.mark.unit
+
 HOST = "https://graph.example"
 
 

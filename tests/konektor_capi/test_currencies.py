@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from konektor_capi.currencies import iso_4217
+
+pytestmark = pytest.mark.unit
 
 
 def test_real_currencies_are_codes_and_made_up_or_non_money_ones_are_not():

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 
+import pytest
+
 from konektor_capi.delivery import can_start_processes
+
+pytestmark = pytest.mark.unit
 
 
 def _report(results) -> None:

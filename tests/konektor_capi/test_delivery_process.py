@@ -10,6 +10,9 @@ import textwrap
 import time
 
 import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
 
 PARENT = textwrap.dedent(
     """

@@ -7,6 +7,8 @@ import pytest
 
 from tests.konektor_capi.test_events_input import build, changes
 
+pytestmark = pytest.mark.unit
+
 UA = "Mozilla/5.0 (Linux; Android 14) Chrome/125.0"
 WEB = {"landing_page_url": "https://toko.id/promo", "client_user_agent": UA, "client_ip": "103.47.1.12",
        "fbc": "fb.1.1554763741205.AbCdEfGh", "fbp": "fb.1.1554763741205.1116446470"}  # fmt: skip

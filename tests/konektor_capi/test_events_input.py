@@ -11,6 +11,8 @@ from konektor_capi.events import INPUT_PROBLEM, build_events
 from konektor_capi.mapping import EventMapping
 from konektor_capi.user_data import build_user_data
 
+pytestmark = pytest.mark.unit
+
 CHANGED = pd.Timestamp("2026-11-30 10:00:00", tz="UTC")
 
 

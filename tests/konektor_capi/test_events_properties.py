@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,8 @@ from konektor_capi.events import build_events
 from konektor_capi.mapping import MESSAGING_EVENT_NAMES, EventMapping
 from konektor_capi.payloads import event_dicts
 from konektor_capi.user_data import build_user_data
+
+pytestmark = pytest.mark.unit
 
 text = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["", " ", "0812-3456-7890", "a@b.co"]))
 row = st.fixed_dictionaries(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pytest
 
 from konektor_capi import extract
+
+pytestmark = pytest.mark.unit
 
 HEADER = ",".join(["status_change_id", "lead_id", "workspace_id", *extract.TEXT_COLUMNS, "deal_value",
                    "date_of_birth", "changed_at", "lead_created_at"])  # fmt: skip

@@ -1,6 +1,10 @@
 """Which planner settings the extract runs with, by the size of its window."""
 
+import pytest
+
 from konektor_capi.extract import SMALL_WINDOW_PAIRS, planner_settings
+
+pytestmark = pytest.mark.unit
 
 HASH_ONLY = ["SET LOCAL enable_nestloop = off"]
 

@@ -14,6 +14,8 @@ from konektor_capi.extract import ExtractQuery, iter_changes
 from konektor_capi.mapping import EventMapping
 from tests.factory import now
 
+pytestmark = pytest.mark.integration
+
 N = 3000
 
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from konektor_capi.fanout import events_per_pixel, group_pixels, pixel_pairs
 from konektor_capi.pipeline import pack_workspaces
 
+pytestmark = pytest.mark.unit
+
 
 def test_pixel_pairs_from_keys():
     positions, keys = pixel_pairs(pd.Series(["3 5", "5", "3 5 9"]))

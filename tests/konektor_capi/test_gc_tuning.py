@@ -4,6 +4,8 @@ import pytest
 
 from konektor_capi.gc_tuning import fewer_collections
 
+pytestmark = pytest.mark.unit
+
 
 def test_thresholds_and_freeze_hold_only_inside_the_block():
     before = gc.get_threshold()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import quote_plus
 
+import pytest
 import requests
 
 from konektor_capi.graph_client import MESSAGE_LIMIT, GraphApiClient, GraphApiConfig
 from konektor_capi.retry_policy import Backoff
+
+pytestmark = pytest.mark.unit
 
 TOKEN = 'EAABclient+Token/"x" 99'
 

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from konektor_capi import hashing
 from konektor_capi.hashing import factorize_text, hash_bytes, is_sha256_hex, sha256_hex
 
+pytestmark = pytest.mark.unit
+
 
 def h(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

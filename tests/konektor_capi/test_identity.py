@@ -8,6 +8,8 @@ import pytest
 from konektor_capi.identity import CUSTOMER_KEYS, is_weak, key_bits, key_names, weak_reason
 from tests.konektor_capi.test_events_input import build, changes
 
+pytestmark = pytest.mark.unit
+
 H = "a" * 64
 
 

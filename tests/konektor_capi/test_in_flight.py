@@ -10,6 +10,8 @@ from konektor_capi.graph_client import SendResult
 from konektor_capi.in_flight import AdaptiveLimit, Gate
 from konektor_capi.retry_policy import MetaError
 
+pytestmark = pytest.mark.unit
+
 
 def throttle(limit: AdaptiveLimit, sent_in: int | None = None, retry_after: float | None = None, now=0.0):
     round_ = limit.round if sent_in is None else sent_in

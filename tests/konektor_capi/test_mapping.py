@@ -2,6 +2,8 @@ import pytest
 
 from konektor_capi.mapping import EventMapping
 
+pytestmark = pytest.mark.unit
+
 
 def test_default_mapping_matches_the_product_table():
     mapping = EventMapping()

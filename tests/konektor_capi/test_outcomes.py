@@ -18,6 +18,8 @@ from konektor_capi.outcomes import (
     with_copy_keys,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def events(n: int = 3, **overrides) -> pd.DataFrame:
     frame = pd.DataFrame(

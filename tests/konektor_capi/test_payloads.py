@@ -8,11 +8,14 @@ import math
 import numpy as np
 import orjson
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from konektor_capi.events import USER_DATA_COLUMNS
 from konektor_capi.payloads import EVENT_JSON, batch_body, event_dicts, event_json, request_body
+
+pytestmark = pytest.mark.unit
 
 SOURCES = ("system_generated", "website", "business_messaging")
 HEX = st.text("0123456789abcdef", min_size=64, max_size=64)

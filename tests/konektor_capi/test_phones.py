@@ -8,6 +8,8 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from konektor_capi.phones import MAX_DIGITS, MIN_DIGITS, normalise_phones, normalise_phones_distinct
 
+pytestmark = pytest.mark.unit
+
 
 def one(raw, country="ID"):
     return normalise_phones(pd.Series([raw], dtype=object), pd.Series([country], dtype=object)).iloc[0]

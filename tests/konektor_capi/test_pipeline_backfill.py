@@ -9,6 +9,8 @@ import pytest
 from tests.factory import now
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 P1, P2 = "5000000000000001", "5000000000000002"
 
 

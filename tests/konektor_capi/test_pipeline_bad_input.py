@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fixtures import sync_once
+
+pytestmark = pytest.mark.integration
 
 GOOD, ODD = "8000000000000001", "pixel-8000"
 

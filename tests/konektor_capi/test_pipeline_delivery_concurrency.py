@@ -9,6 +9,8 @@ from konektor_capi.retry_policy import Backoff
 from tests.fixtures import sync_once
 from tests.konektor_capi.test_pipeline_faults import BAD, GOOD, leads_with_changes, statuses
 
+pytestmark = pytest.mark.integration
+
 ROUND_TRIP_MS = 150
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 
 from konektor_capi import sinks
 from konektor_capi.delivery import Send, Skip
@@ -12,6 +13,8 @@ from konektor_capi.outcomes import COPY_KEY, SKIPPED, Outcomes, with_copy_keys
 from konektor_capi.payloads import EVENT_JSON
 from konektor_capi.recording import OutcomeRecorder
 from tests.fixtures import sync_once
+
+pytestmark = pytest.mark.integration
 
 SENDS, NO_TOKEN = "8100000000000001", "8100000000000002"
 

@@ -16,6 +16,8 @@ from konektor_capi.runs import open_run
 from tests.factory import now
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 GOOD, BAD = "6000000000000001", "6000000000000002"
 
 

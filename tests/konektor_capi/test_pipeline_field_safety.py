@@ -24,6 +24,8 @@ from konektor_capi.runs import open_run
 from tests.factory import now
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 P = "8100000000000001"
 
 

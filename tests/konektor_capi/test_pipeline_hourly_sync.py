@@ -10,6 +10,8 @@ import pytest
 from tests.factory import now
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 UA = "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile"
 
 

@@ -18,6 +18,8 @@ from konektor_capi.pipeline import finish_run, plan_groups, sync_group
 from konektor_capi.runs import open_run
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 PIXEL = "1400000000000001"
 UA = "Mozilla/5.0 (Linux; Android 14) Chrome/125.0"
 

@@ -13,11 +13,14 @@ import itertools
 from datetime import timedelta
 
 import psycopg2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factory import now
 from tests.fixtures import sync_once
+
+pytestmark = pytest.mark.integration
 
 PIXELS = ("8200000000000001", "8200000000000002")
 OFF = "8200000000000003"

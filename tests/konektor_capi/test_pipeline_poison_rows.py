@@ -15,6 +15,8 @@ import pytest
 from tests.factory import now
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 PIXELS = ("8100000000000001", "8100000000000002")
 OFF = "8100000000000009"  # disabled: owed nothing
 MB = 1 << 20

@@ -9,6 +9,8 @@ import pytest
 
 from tests.fixtures import sync_once
 
+pytestmark = pytest.mark.integration
+
 PIXEL, OTHER = "6100000000000001", "6100000000000002"
 # Characters that URL-encoding and JSON-escaping change, so every echoed form differs from the raw one.
 TOKEN = 'EAAechoTok+en/"quoted" \\ä9zz'

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fixtures import sync_once
+
+pytestmark = pytest.mark.integration
 
 A, B = "8300000000000001", "8300000000000002"
 # Leads with nothing but their click: without a WABA they cannot go as a CRM event either: skipped.

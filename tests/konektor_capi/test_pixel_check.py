@@ -10,6 +10,8 @@ import requests
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 from konektor_capi.pixel_check import PixelCheck, check_base_url, check_pixel
 
+pytestmark = pytest.mark.unit
+
 PIXEL = "1234567890"
 TOKEN = "EAAB-secret-token-do-not-print"
 

@@ -8,6 +8,8 @@ import pytest
 
 from konektor_capi.prefetch import prefetch
 
+pytestmark = pytest.mark.unit
+
 
 def test_yields_every_item_in_order_from_another_thread():
     threads = set()

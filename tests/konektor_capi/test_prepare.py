@@ -17,6 +17,8 @@ from konektor_capi.prepare import PrepareContext, prepare_page
 from konektor_capi.sender import Batcher
 from konektor_capi.waba import session_waba_lookup
 
+pytestmark = pytest.mark.unit
+
 NOW = pd.Timestamp("2026-11-30 12:00:00", tz="UTC")
 BLOCKED = "pixel has no token (test)"
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from konektor_capi.report import format_group_summary, format_summary
+
+pytestmark = pytest.mark.unit
 
 SUMMARY = {
     "counts": [

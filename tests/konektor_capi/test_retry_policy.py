@@ -4,6 +4,8 @@ import pytest
 
 from konektor_capi.retry_policy import Backoff, Decision, MetaError, decide, heals_by_waiting
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("error", "decision"),

@@ -4,6 +4,8 @@ import pytest
 
 from konektor_capi.runs import BACKFILL, HOURLY, run_request
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
 START = datetime(2026, 11, 25, 11, tzinfo=UTC)
 END = datetime(2026, 11, 25, 12, tzinfo=UTC)

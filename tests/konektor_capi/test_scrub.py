@@ -9,6 +9,8 @@ import pytest
 
 from konektor_capi.scrub import MASK, scrub, scrub_and_cut
 
+pytestmark = pytest.mark.unit
+
 # Characters that URL-encoding and JSON-escaping both change, so each form differs from the raw token.
 TOKEN = 'EAAB+tok/en="sëcret" \\ZZ9'  # the space: quote_plus differs from quote only there
 FORMS = {

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from konektor_capi.outcomes import SKIPPED
 from konektor_capi.send_window import cut_expired, oldest_sendable
+
+pytestmark = pytest.mark.unit
 
 NOW = 1_800_000_000
 DAY = 86400

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from konektor_capi.sender import Batcher
+
+pytestmark = pytest.mark.unit
 
 
 def page(start: int, n: int) -> pd.DataFrame:

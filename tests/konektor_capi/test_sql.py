@@ -6,6 +6,8 @@ import pytest
 
 from konektor_capi import sql
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def sql_dir(tmp_path, monkeypatch):

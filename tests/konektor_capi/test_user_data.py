@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from konektor_capi import user_data
 from konektor_capi.user_data import HASHED_COLUMNS, INPUT_COLUMNS, OUTPUT_COLUMNS, build_user_data
 
+pytestmark = pytest.mark.unit
+
 PLAIN_COLUMNS = ("fbc", "fbp", "client_ip_address", "client_user_agent", "lead_id")
 CREATED = pd.Timestamp("2026-11-20 10:00:00.123", tz="UTC")
 CREATED_MS = 1795168800123

@@ -8,6 +8,8 @@ import pytest
 from konektor_capi import validation
 from konektor_capi.validation import validate_events
 
+pytestmark = pytest.mark.unit
+
 NOW = 1_760_000_000  # 2025-10-09 08:53:20 UTC
 DAY = 86400
 

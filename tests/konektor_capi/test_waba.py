@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from konektor_capi.waba import SESSION_WABA_PROBLEM, session_waba_lookup, session_wabas, waba_problems
+
+pytestmark = pytest.mark.unit
 
 
 def test_an_id_that_is_there_but_not_a_number_is_named_with_its_owner():

@@ -45,6 +45,7 @@ def db_error() -> str:
     return str(caught.value)
 
 
+@pytest.mark.unit
 def test_a_missing_meta_capi_connection_is_an_error_not_metas_production_api(conns):
     conns(meta=None)
     message = meta_error()
@@ -52,11 +53,13 @@ def test_a_missing_meta_capi_connection_is_an_error_not_metas_production_api(con
                       "Admin > Connections"  # fmt: skip
 
 
+@pytest.mark.unit
 def test_an_empty_variable_is_reported_as_such(conns):
     conns(meta=" ")
     assert meta_error() == "connection 'meta_capi': AIRFLOW_CONN_META_CAPI is empty"
 
 
+@pytest.mark.unit
 def test_broken_json_is_reported_as_such_without_its_text(conns):
     conns(meta='{"conn_type": "http", "host": "https://graph.facebook.com", "password": "hunter2secret"')
     message = meta_error()
@@ -64,6 +67,7 @@ def test_broken_json_is_reported_as_such_without_its_text(conns):
     assert "hunter2secret" not in message
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("meta", "message"),
     [
@@ -80,6 +84,7 @@ def test_the_hook_names_the_connection_and_the_field(conns, meta, message):
     assert meta_error().startswith(f"connection 'meta_capi': {message}")
 
 
+@pytest.mark.unit
 def test_graph_api_config_is_the_hooks_path(conns):
     from konektor_capi_airflow.connections import graph_api_config
 
@@ -91,6 +96,7 @@ def test_graph_api_config_is_the_hooks_path(conns):
     assert (config.base_url, config.api_version, config.read_timeout) == ("http://127.0.0.1:9", "v24.0", 2.0)
 
 
+@pytest.mark.unit
 def test_konektor_db_must_be_postgres_and_must_exist(conns):
     conns(db="mysql://konektor:hunter2secret@db:3306/konektor")
     message = db_error()
@@ -100,6 +106,7 @@ def test_konektor_db_must_be_postgres_and_must_exist(conns):
     assert db_error().startswith("connection 'konektor_db' is not defined: set AIRFLOW_CONN_KONEKTOR_DB")
 
 
+@pytest.mark.unit
 def test_the_test_button_shows_the_config_error(conns):
     from konektor_capi_airflow.hooks import MetaCapiHook
 
@@ -121,6 +128,7 @@ def task_calls():
     }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("task", ["open_run", "plan", "sync", "finish"])
 def test_every_task_checks_both_connections_before_it_reads_anything(conns, task):
     from airflow.sdk.exceptions import AirflowFailException
@@ -137,6 +145,7 @@ def test_every_task_checks_both_connections_before_it_reads_anything(conns, task
     assert "hunter2secret" not in str(caught.value)
 
 
+@pytest.mark.integration
 def test_open_run_with_a_wrong_meta_capi_writes_nothing(conns, db_uri):
     from airflow.sdk.exceptions import AirflowFailException
 

@@ -15,6 +15,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 import structlog
 
+pytestmark = pytest.mark.unit
+
 TOKEN = 'EAAworker+Token/"42" xyz'
 
 

@@ -29,6 +29,7 @@ def providers(airflow_home):
     return ProvidersManager()
 
 
+@pytest.mark.unit
 def test_provider_info_is_valid_for_the_installed_airflow(providers):
     from airflow.providers_manager import _create_provider_info_schema_validator
 
@@ -40,6 +41,7 @@ def test_provider_info_is_valid_for_the_installed_airflow(providers):
     assert providers.providers["konektor-capi-sync"].data["package-name"] == "konektor-capi-sync"
 
 
+@pytest.mark.unit
 def test_meta_capi_connection_type_is_registered_with_our_hook(airflow_home):
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
@@ -51,6 +53,7 @@ def test_meta_capi_connection_type_is_registered_with_our_hook(airflow_home):
     assert hook.package_name == "konektor-capi-sync"
 
 
+@pytest.mark.unit
 def test_connection_form_relabels_host_and_adds_the_test_fields(airflow_home):
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 
@@ -75,6 +78,7 @@ def ui_test(monkeypatch, host: str, token: str | None, pixel_id: str | None = PI
     return conn.test_connection()
 
 
+@pytest.mark.integration
 def test_test_button_passes_with_a_token_that_reads_the_pixel(monkeypatch, airflow_home, emulator):
     ok, message = ui_test(monkeypatch, emulator.base_url, TOKEN)
     assert ok, message
@@ -82,6 +86,7 @@ def test_test_button_passes_with_a_token_that_reads_the_pixel(monkeypatch, airfl
     assert TOKEN not in message
 
 
+@pytest.mark.integration
 def test_test_button_fails_with_a_bad_token_and_does_not_show_it(monkeypatch, airflow_home, emulator):
     bad = "EAAwrongSECRETtoken"
     ok, message = ui_test(monkeypatch, emulator.base_url, bad)
@@ -90,17 +95,20 @@ def test_test_button_fails_with_a_bad_token_and_does_not_show_it(monkeypatch, ai
     assert bad not in message and TOKEN not in message
 
 
+@pytest.mark.integration
 def test_test_button_without_a_test_pixel_checks_the_base_url_only(monkeypatch, airflow_home, emulator):
     ok, message = ui_test(monkeypatch, emulator.base_url, None, pixel_id=None)
     assert ok and "answers at" in message and "set a test pixel id" in message
 
 
+@pytest.mark.unit
 def test_test_button_fails_when_the_base_url_does_not_answer(monkeypatch, airflow_home):
     ok, message = ui_test(monkeypatch, "http://127.0.0.1:9", TOKEN)
     assert not ok and message.startswith("Graph API unreachable at http://127.0.0.1:9")
     assert TOKEN not in message
 
 
+@pytest.mark.integration
 def test_hook_reads_its_connection_like_the_dag(monkeypatch, airflow_home, emulator):
     from konektor_capi_airflow.hooks import MetaCapiHook
 

@@ -6,6 +6,8 @@ import pytest
 
 from konektor_capi_airflow import tasks
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_lease_wait_comes_from_the_environment_and_defaults_to_the_core(monkeypatch):
     monkeypatch.delenv("KONEKTOR_LEASE_WAIT_SECONDS", raising=False)

@@ -9,6 +9,8 @@ import pytest
 from devtools.demo_targets import for_demo
 from konektor_capi_cli import backfill_request, targets
 
+pytestmark = pytest.mark.unit
+
 DB, META = "postgresql://u@db.example/konektor", '{"conn_type": "http", "host": "https://graph.facebook.com"}'
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 

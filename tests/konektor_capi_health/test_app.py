@@ -17,8 +17,6 @@ from konektor_capi.health import read_health
 from konektor_capi_health.app import PREFIX, airflow_user, create_app, dag_reader
 from tests.konektor_capi.test_health import A, B, log
 
-pytestmark = pytest.mark.integration
-
 
 def _refuse_db():
     raise AssertionError("an anonymous request must not reach the database")
@@ -31,6 +29,7 @@ def _mounted(app) -> TestClient:
     return TestClient(parent)
 
 
+@pytest.mark.unit
 def test_anonymous_requests_are_refused_before_anything_is_read():
     client = _mounted(create_app(engine_factory=_refuse_db))
 
@@ -50,6 +49,7 @@ def reader_client(engine):
     return _mounted(app)
 
 
+@pytest.mark.integration
 def test_a_reader_sees_todays_totals_problems_and_runs_as_the_database_has_them(reader_client, konektor):
     now = datetime.now(UTC)
     log(konektor, A, "accepted", now - timedelta(minutes=1), 4)
@@ -79,6 +79,7 @@ def test_a_reader_sees_todays_totals_problems_and_runs_as_the_database_has_them(
     assert data["match_keys"] == [] and 'id="match-keys"' in html  # nothing Meta took records keys yet
 
 
+@pytest.mark.integration
 def test_the_json_is_the_query_modules_numbers(reader_client, engine, konektor):
     log(konektor, A, "partial_failure", datetime.now(UTC) - timedelta(hours=3), 6, reason="flagged")
 
@@ -89,6 +90,7 @@ def test_the_json_is_the_query_modules_numbers(reader_client, engine, konektor):
     assert sum(row.get("partial_failure", 0) for row in data["hourly"]) == 6
 
 
+@pytest.mark.unit
 def test_the_plugin_mounts_the_app_and_links_it_from_the_navigation(airflow_home):
     import konektor_capi_health_plugin as plugin
 
@@ -112,6 +114,7 @@ class _AuthManager:
         return self.allow
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("allow", [True, False])
 def test_a_user_sees_the_page_only_if_the_auth_manager_lets_them_read_the_dag(engine, monkeypatch, allow):
     import airflow.api_fastapi.app as airflow_app

@@ -11,6 +11,8 @@ import requests
 
 from devtools.graph_emulator.process import EmulatorAdmin, start_emulator
 
+pytestmark = pytest.mark.integration
+
 PIXEL = "8100000000000001"
 TOKEN = 'tok-echo+SECRET/"x" 1'
 EVENT = {"event_name": "Lead", "action_source": "system_generated",

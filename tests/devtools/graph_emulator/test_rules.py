@@ -6,6 +6,7 @@ import hashlib
 import time
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from devtools.graph_emulator.rules import (
     hashes_ok,
     make_batch_checker,
 )
+
+pytestmark = pytest.mark.unit
 
 NOW = int(time.time())
 H = hashlib.sha256(b"x").hexdigest()

@@ -17,6 +17,8 @@ import requests
 
 from devtools.graph_emulator.process import EmulatorAdmin, EmulatorError, EmulatorProcess, start_emulator
 
+pytestmark = pytest.mark.integration
+
 PIXEL = "1111111111"
 TOKEN = "tok-1111-SECRET-do-not-log"
 PIXEL2 = "2222222222"

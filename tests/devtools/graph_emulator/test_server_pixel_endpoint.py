@@ -9,6 +9,8 @@ import requests
 
 from devtools.graph_emulator.process import EmulatorAdmin, EmulatorProcess, start_emulator
 
+pytestmark = pytest.mark.integration
+
 PIXEL = "1111111111"
 TOKEN = "tok-read-1111-SECRET"
 PIXEL2 = "2222222222"

@@ -11,6 +11,8 @@ import requests
 from devtools.graph_emulator.process import EmulatorAdmin, EmulatorError, start_emulator
 from tests.devtools.graph_emulator.test_server import PIXEL, TOKEN, assert_ok, make_event, send
 
+pytestmark = pytest.mark.integration
+
 ROUND_TRIP_MS, JITTER_MS = 200, 100
 
 
