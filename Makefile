@@ -6,8 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo sync test lint emulator bench backfill check-pixels load-faults clean airflow airflow-stop \
-	airflow-deps bench-health bench-ablate
+.PHONY: install demo sync test test-unit test-fast lint emulator bench backfill check-pixels load-faults clean \
+	airflow airflow-stop airflow-deps bench-health bench-ablate
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ backfill: $(STAMP)
 
 test: $(STAMP) airflow-deps
 	$(PY) -m pytest
+
+# Part of it, by the tests' kind markers (docs/development.md): the unit tests (no PostgreSQL, no emulator),
+# then those plus the integration tests (no Airflow run, no deployment, no benchmark).
+test-unit: $(STAMP)
+	$(PY) -m pytest -m unit
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "unit or integration"
 
 # The Graph API emulator by hand: make emulator PORT=8765
 PORT ?= 8765

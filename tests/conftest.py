@@ -12,7 +12,33 @@ import pytest
 from devtools import embedded_pg
 from devtools.demo_data import apply_schemas
 
+# The emulator, meta, konektor and client fixtures (and sync_once), visible to every test.
+pytest_plugins = ["tests.fixtures"]
+
 _counter = itertools.count()
+
+# The kinds of test, registered in pyproject.toml; every test carries exactly one (`pytest -m unit`, ...).
+KINDS = ("unit", "integration", "e2e", "deploy", "bench")
+# A unit test starts no server: one that reaches either of these is an integration test.
+SERVERS = ("pg_server", "emulator")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: every collected test is checked, whatever runs
+def pytest_collection_modifyitems(config, items):
+    wrong = []
+    for item in items:
+        kinds = sorted({mark.name for mark in item.iter_markers() if mark.name in KINDS})
+        servers = [name for name in SERVERS if name in getattr(item, "fixturenames", ())]
+        if len(kinds) != 1:
+            wrong.append(f"  {item.nodeid}: {' and '.join(kinds) if kinds else 'no kind marker'}")
+        elif kinds == ["unit"] and servers:
+            wrong.append(f"  {item.nodeid}: marked unit but uses {', '.join(servers)}")
+    if wrong:
+        raise pytest.UsageError(
+            f"each test needs exactly one of the markers {', '.join(KINDS)} (pytestmark = "
+            "pytest.mark.<kind> in its module, or @pytest.mark.<kind> on the test), and a unit test no "
+            "server:\n" + "\n".join(wrong)
+        )
 
 
 @pytest.fixture(scope="session")

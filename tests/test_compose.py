@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW_SERVICES = {
     "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",

@@ -437,7 +437,8 @@ def make_batch_checker(cfg: RuleConfig) -> BatchChecker:
     def batch_valid(data: list, now: int) -> bool:
         """Fast path: True when every event passes. Same rules as `check_event`, inlined, with the
         hashed values collected and verified in one bulk check. False means "not sure": the
-        caller then runs the exact pass. (Equivalence is tested in tests/emulator.)"""
+        caller then runs the exact pass. (Equivalence is tested in
+        tests/devtools/graph_emulator/test_rules.py.)"""
         hashed_values: list = []
         add = hashed_values.append
         add_all = hashed_values.extend
