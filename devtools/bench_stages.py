@@ -2,7 +2,7 @@
 
 `run_staged` runs open_run -> plan_groups -> sync_group per group -> finish_run exactly as the DAG
 does, with a `StageTimer` as the runner's stage observer (konektor_capi.stages): the runner reports
-each preparing stage it runs (extract, normalise, build, validate, record, gx_setup). Delivery (HTTP
+each preparing stage it runs (extract, normalise, build, validate, gx_setup). Delivery (HTTP
 and recording) runs in a child process and reports its own clock; "idle" is the time it waited for work.
 
 Preparing and delivering overlap, so each stage's figure is busy time, and the stages add up to more
@@ -29,7 +29,7 @@ from konektor_capi.runs import HOURLY, RunSpec, open_run
 
 # The stages in pipeline order. Parts reported inside them: "http" (of send) is the wait for the
 # Graph API, "gx_setup" (of validate) the one-off build of the Great Expectations objects per process
-# (in the background while the first page is extracted, see validation.warm_up).
+# (before its first validation, see validation.set_up).
 STAGES = ("extract", "normalise", "validate", "build", "send", "record")
 PARTS = {"http": "send", "gx_setup": "validate"}
 OVERHEAD = ("other", "idle", "plan", "finish")

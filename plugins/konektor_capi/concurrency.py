@@ -21,13 +21,14 @@ A group's work is three chains that wait on different things:
 
 What the runner decides (`Concurrency`):
 
-- `delivery`: where the delivering chain runs. "process": a spawned child fed through a bounded queue
-  (tuning.QUEUE_DEPTH), so delivery never waits for the GIL behind a pandas call of the preparing
-  side. "thread": in this process, with preparing moved to a thread (prefetch.py). "auto": the child
-  for a group of at least tuning.PROCESS_MIN_PAIRS pairs, whose start-up it repays, and never inside
-  a daemonic process (a Celery or LocalExecutor pool worker may be one; it cannot have children).
-- `warm_up_gx`: Great Expectations is imported and set up in a thread while PostgreSQL plans the
-  extract and streams the first page (validation.warm_up).
+- `delivery`: where the delivering chain runs. "thread": in this process, with preparing moved to a
+  thread (prefetch.py). "process": a spawned child fed through a bounded queue (tuning.QUEUE_DEPTH),
+  so delivery never waits for the GIL behind a pandas call of the preparing side; that pays only
+  when preparing is the limit, and costs CPU (every batch pickled across) and the child's memory.
+  "auto" takes the child only where it pays: a group of at least tuning.PROCESS_MIN_PAIRS pairs
+  sent with at least tuning.PROCESS_MIN_IN_FLIGHT requests in flight (with fewer, Meta's round trip
+  is the limit), and never inside a daemonic process (a Celery or LocalExecutor pool worker may be
+  one; it cannot have children).
 - `fewer_collections`: during the group, the objects that existed before it are frozen out of garbage
   collection and the thresholds raised, in this process and the delivery child (gc_tuning.py); after
   each page the young generations are collected, because Great Expectations leaves reference cycles
@@ -42,30 +43,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from konektor_capi.delivery import can_start_processes
 from konektor_capi.gc_tuning import collect_young, fewer_collections
-from konektor_capi.tuning import PROCESS_MIN_PAIRS
+from konektor_capi.tuning import PROCESS_MIN_IN_FLIGHT, PROCESS_MIN_PAIRS
 
 DELIVERY_MODES = ("auto", "process", "thread")
-# What the benchmark's ablations turn off, one at a time (`Concurrency.without`).
-TRICKS = ("child_process", "warm_up_gx", "fewer_collections")
 
 
 @dataclass(frozen=True)
 class Concurrency:
     delivery: str = "auto"
-    warm_up_gx: bool = True
     fewer_collections: bool = True
 
     def __post_init__(self) -> None:
         if self.delivery not in DELIVERY_MODES:
             raise ValueError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, not {self.delivery!r}")
 
-    def delivers_in_child(self, pending: int) -> bool:
+    def delivers_in_child(self, pending: int, max_in_flight: int) -> bool:
         if self.delivery == "auto":
-            return pending >= PROCESS_MIN_PAIRS and can_start_processes()
+            return (pending >= PROCESS_MIN_PAIRS and max_in_flight >= PROCESS_MIN_IN_FLIGHT
+                    and can_start_processes())  # fmt: skip
         return self.delivery == "process"
 
     @contextlib.contextmanager
@@ -81,14 +80,10 @@ class Concurrency:
         if self.fewer_collections:
             collect_young()
 
-    def without(self, trick: str) -> Concurrency:
-        """This design with one trick off (the benchmark's ablations): "child_process" (delivery in a
-        thread), "warm_up_gx" or "fewer_collections"."""
-        if trick == "child_process":
-            return replace(self, delivery="thread")
-        if trick in TRICKS:
-            return replace(self, **{trick: False})
-        raise ValueError(f"unknown trick {trick!r}; one of {', '.join(TRICKS)}")
-
-
 DEFAULT_CONCURRENCY = Concurrency()
+# The other choices `make bench-ablate` measures against the default, one at a time.
+VARIANTS = {
+    "child_process": Concurrency(delivery="process"),  # always, whatever the group and max_in_flight
+    "thread": Concurrency(delivery="thread"),  # never
+    "default_gc": Concurrency(fewer_collections=False),
+}

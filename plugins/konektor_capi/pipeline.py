@@ -41,7 +41,6 @@ from konektor_capi.sender import PixelTarget
 from konektor_capi.sinks import DeliverySink, DryRunSink, Sink
 from konektor_capi.stages import UNOBSERVED, StageObserver, observed
 from konektor_capi.tuning import LEASE_WAIT_SECONDS, PAGE_SIZE
-from konektor_capi.validation import warm_up
 from konektor_capi.waba import session_waba_lookup
 
 # The run's stages for their callers (the Airflow tasks, the CLI, tests, the benchmark) in one module.
@@ -165,13 +164,10 @@ class _GroupRunner:
         setup = DeliverySetup(self.engine.url.render_as_string(hide_password=False), self.client.config,
                               sendable, self.run.run_id, self.now,
                               self.concurrency.fewer_collections)  # fmt: skip
-        return DeliverySink(
-            self.engine, self.client, setup, self.concurrency.delivers_in_child(group.pending)
-        )
+        in_child = self.concurrency.delivers_in_child(group.pending, self.client.config.max_in_flight)
+        return DeliverySink(self.engine, self.client, setup, in_child)
 
     def _waba_lookup(self, group: Group) -> pd.DataFrame:
-        if self.concurrency.warm_up_gx:
-            warm_up(self.observer)  # Great Expectations' set-up, while PostgreSQL prepares the first page
         sessions = observed(self.observer, "build", 0, read_frame, self.engine, "whatsapp_sessions",
                             {"workspace_ids": list(group.workspace_ids)})  # fmt: skip
         return observed(self.observer, "build", 0, session_waba_lookup, sessions)

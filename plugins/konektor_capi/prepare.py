@@ -23,6 +23,7 @@ from konektor_capi.sender import Batcher
 from konektor_capi.stages import UNOBSERVED, StageObserver, observed
 from konektor_capi.user_data import build_user_data
 from konektor_capi.validation import RULES, validate_events
+from konektor_capi.validation import set_up as set_up_validation
 from konektor_capi.waba import session_wabas
 
 # Validation's 7-day rule: its reason also words the events too close to the line to be sent.
@@ -85,6 +86,7 @@ def prepare_page(page: pd.DataFrame, context: PrepareContext) -> PreparedPage:
     if pairs.empty:
         return out
     clock = int(context.now())
+    set_up_validation(observer)
     verdict = observed(observer, "validate", len(pairs), validate_events, pairs, clock)
     out.validation = verdict.summary
     reasons = _with_send_margin(pairs, verdict.reasons, clock)

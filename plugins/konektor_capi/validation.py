@@ -11,7 +11,6 @@ stays cheap.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -327,25 +326,10 @@ def _get_gx(on_built: Callable[[float], None] | None = None) -> _Gx:
     return _gx
 
 
-def warm_up(observer: StageObserver = UNOBSERVED) -> threading.Thread | None:
-    """Builds the GX objects in a background thread, unless built already; returns the thread.
-
-    The runner calls this before it waits for the first page of its extract, so that wait pays for
-    the import and set-up (concurrency.py). A failure here is left for the first validation, which
-    builds again and raises.
-    `observer` hears the set-up's time as stage "gx_setup" when this thread is the one that built it.
-    """
-    if _gx is not None:
-        return None
-
-    def build() -> None:
-        # A failure surfaces again, with its traceback, in the first validate_events.
-        with contextlib.suppress(Exception):
-            _get_gx(lambda seconds: observer.on_stage("gx_setup", seconds, 0))
-
-    thread = threading.Thread(target=build, name="gx-warm-up", daemon=True)
-    thread.start()
-    return thread
+def set_up(observer: StageObserver = UNOBSERVED) -> None:
+    """Imports and sets up Great Expectations once per process, before the first validation;
+    `observer` hears its time as stage "gx_setup" (the benchmark shows it apart from validating)."""
+    _get_gx(lambda seconds: observer.on_stage("gx_setup", seconds, 0))
 
 
 def _run_gx(gx_objects: _Gx, frames: list[pd.DataFrame], now: int) -> list[Any]:

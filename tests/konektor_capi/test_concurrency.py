@@ -6,17 +6,19 @@ import gc
 
 import pytest
 
-from konektor_capi.concurrency import DEFAULT_CONCURRENCY, TRICKS, Concurrency
-from konektor_capi.tuning import PROCESS_MIN_PAIRS
+from konektor_capi.concurrency import DEFAULT_CONCURRENCY, VARIANTS, Concurrency
+from konektor_capi.tuning import DEFAULT_MAX_IN_FLIGHT, PROCESS_MIN_IN_FLIGHT, PROCESS_MIN_PAIRS
 
 pytestmark = pytest.mark.unit
 
 
-def test_auto_delivers_from_a_child_only_for_groups_that_repay_its_start_up():
-    assert DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS)
-    assert not DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS - 1)
-    assert Concurrency("process").delivers_in_child(1)
-    assert not Concurrency("thread").delivers_in_child(10 * PROCESS_MIN_PAIRS)
+def test_auto_delivers_from_a_child_only_where_preparing_is_the_limit_and_the_group_repays_it():
+    assert DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS, PROCESS_MIN_IN_FLIGHT)
+    assert not DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS - 1, PROCESS_MIN_IN_FLIGHT)
+    assert not DEFAULT_CONCURRENCY.delivers_in_child(10 * PROCESS_MIN_PAIRS, PROCESS_MIN_IN_FLIGHT - 1)
+    assert not DEFAULT_CONCURRENCY.delivers_in_child(10 * PROCESS_MIN_PAIRS, DEFAULT_MAX_IN_FLIGHT)
+    assert Concurrency("process").delivers_in_child(1, 1)
+    assert not Concurrency("thread").delivers_in_child(10 * PROCESS_MIN_PAIRS, 100)
 
 
 def test_an_unknown_delivery_mode_is_refused():
@@ -24,13 +26,10 @@ def test_an_unknown_delivery_mode_is_refused():
         Concurrency("fork")
 
 
-def test_each_trick_can_be_turned_off_alone():
-    assert DEFAULT_CONCURRENCY.without("child_process") == Concurrency("thread")
-    assert DEFAULT_CONCURRENCY.without("warm_up_gx") == Concurrency(warm_up_gx=False)
-    assert DEFAULT_CONCURRENCY.without("fewer_collections") == Concurrency(fewer_collections=False)
-    assert len({DEFAULT_CONCURRENCY.without(t) for t in TRICKS}) == len(TRICKS)
-    with pytest.raises(ValueError, match="unknown trick"):
-        DEFAULT_CONCURRENCY.without("turbo")
+def test_each_variant_the_benchmark_measures_differs_from_the_default_in_one_choice():
+    for name, variant in VARIANTS.items():
+        changed = [k for k in vars(variant) if getattr(variant, k) != getattr(DEFAULT_CONCURRENCY, k)]
+        assert len(changed) == 1, name
 
 
 def test_fewer_collections_raises_the_thresholds_for_the_group_and_restores_them():

@@ -130,5 +130,6 @@ def test_each_stage_of_a_page_is_reported_to_the_observer_with_the_rows_it_took(
     ctx.observer = Stages()
     prepare_page(page({}, {}, {}, {"to_status": "won", "deal_value": 1.0}), ctx)
     # 4 changes normalised; 8 (change, pixel) pairs built; the 4 of the unblocked pixel validated
-    assert ctx.observer.seen == [("normalise", 4), ("build", 0), ("build", 0), ("build", 8),
-                                 ("validate", 4)]  # sync_logs' COPY text is the recorder's, at record time  # fmt: skip
+    # sync_logs' COPY text is the recorder's (at record time); GX's set-up is reported once per process
+    seen = [stage for stage in ctx.observer.seen if stage[0] != "gx_setup"]
+    assert seen == [("normalise", 4), ("build", 0), ("build", 0), ("build", 8), ("validate", 4)]

@@ -400,32 +400,32 @@ def test_a_large_mixed_chunk_maps_each_conditional_failure_back_to_its_row():
     assert outcome.summary["failed_rows"] == sum(r is not None for r in expected)
 
 
-def test_warm_up_builds_gx_in_the_background_once(monkeypatch):
-    built = []
+def test_set_up_builds_gx_once_per_process_and_reports_its_time_once(monkeypatch):
+    built, stages = [], []
+
+    class Observer:
+        def on_stage(self, name, seconds, rows):
+            stages.append(name)
+
     monkeypatch.setattr(validation, "_gx", None)
     monkeypatch.setattr(validation, "_build_gx", lambda: built.append(1) or "gx objects")
 
-    thread = validation.warm_up()
-    thread.join(timeout=10)
+    validation.set_up(Observer())
+    validation.set_up(Observer())
 
-    assert built == [1]
+    assert built == [1] and stages == ["gx_setup"]
     assert validation._get_gx() == "gx objects"
-    assert validation.warm_up() is None  # built already: no second thread, no second build
-    assert built == [1]
 
 
-def test_a_failed_warm_up_raises_at_the_first_validation_not_in_its_thread(monkeypatch):
+def test_a_failed_set_up_raises_in_the_caller_and_the_next_validation_tries_again(monkeypatch):
     def broken():
         raise ImportError("great_expectations is missing")
 
     monkeypatch.setattr(validation, "_gx", None)
     monkeypatch.setattr(validation, "_build_gx", broken)
-    errors = []
-    monkeypatch.setattr("threading.excepthook", errors.append)
 
-    validation.warm_up().join(timeout=10)
-
-    assert errors == []
+    with pytest.raises(ImportError, match="great_expectations is missing"):
+        validation.set_up()
     with pytest.raises(ImportError, match="great_expectations is missing"):
         validate_events(events(*VALID), NOW)
 
