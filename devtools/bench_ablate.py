@@ -30,6 +30,7 @@ from konektor_capi.db import make_engine
 from konektor_capi.graph_client import GraphApiClient, GraphApiConfig
 
 DB_NAME = "konektor_bench_ablate"
+ROOT = Path(__file__).resolve().parent.parent
 ALL_ON = "default"
 
 
@@ -60,18 +61,28 @@ def run_variant(db_uri: str, base_url: str, variant: str | None) -> dict:
 def _spawn(db_uri: str, base_url: str, variant: str | None) -> dict:
     args = [sys.executable, "-m", "devtools.bench_ablate", "--variant", variant or "", "--db-uri", db_uri,
             "--base-url", base_url]  # fmt: skip
-    done = subprocess.run(args, capture_output=True, text=True, check=True, env=os.environ.copy())
+    # The child imports this checkout's code, wherever it is started from.
+    path = os.pathsep.join([str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(args, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": path})  # fmt: skip
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def ablate(
-    n_events: int, repeats: int, variants: list[str], latency_ms: int, log=print
+    n_events: int,
+    repeats: int,
+    variants: list[str],
+    latency_ms: int,
+    *,
+    server_uri: str | None = None,
+    dbname: str = DB_NAME,
+    log=print,
 ) -> dict[str, list[dict]]:
     runs: dict[str, list[dict]] = {ALL_ON: [], **{t: [] for t in variants}}
-    with exclusive(DB_NAME, log):
-        server_uri = embedded_pg.start()
+    with exclusive(dbname, log):
+        server_uri = server_uri or embedded_pg.start()
         log(f"[ablate] seeding ~{n_events:,} mapped status changes (not timed) ...")
-        data = seed_dataset(server_uri, n_events, DB_NAME)
+        data = seed_dataset(server_uri, n_events, dbname)
         round_trip = ("--round-trip-ms", str(latency_ms))
         with start_emulator(extra_args=(*EMULATOR_ARGS, *round_trip)) as emulator:
             admin = EmulatorAdmin(emulator.base_url)

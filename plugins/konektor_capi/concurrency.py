@@ -23,12 +23,11 @@ What the runner decides (`Concurrency`):
 
 - `delivery`: where the delivering chain runs. "thread": in this process, with preparing moved to a
   thread (prefetch.py). "process": a spawned child fed through a bounded queue (tuning.QUEUE_DEPTH),
-  so delivery never waits for the GIL behind a pandas call of the preparing side; that pays only
-  when preparing is the limit, and costs CPU (every batch pickled across) and the child's memory.
-  "auto" takes the child only where it pays: a group of at least tuning.PROCESS_MIN_PAIRS pairs
-  sent with at least tuning.PROCESS_MIN_IN_FLIGHT requests in flight (with fewer, Meta's round trip
-  is the limit), and never inside a daemonic process (a Celery or LocalExecutor pool worker may be
-  one; it cannot have children).
+  so delivery never waits for the GIL behind a pandas call of the preparing side: it pays when
+  preparing is the limit (Meta answering fast, a large backlog), and costs CPU (every batch pickled
+  across) and the child's memory. "auto" takes the child for a group of at least
+  tuning.PROCESS_MIN_PAIRS pairs, whose start-up it repays, and never inside a daemonic process (a
+  Celery or LocalExecutor pool worker may be one; it cannot have children).
 - `fewer_collections`: during the group, the objects that existed before it are frozen out of garbage
   collection and the thresholds raised, in this process and the delivery child (gc_tuning.py); after
   each page the young generations are collected, because Great Expectations leaves reference cycles
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 
 from konektor_capi.delivery import can_start_processes
 from konektor_capi.gc_tuning import collect_young, fewer_collections
-from konektor_capi.tuning import PROCESS_MIN_IN_FLIGHT, PROCESS_MIN_PAIRS
+from konektor_capi.tuning import PROCESS_MIN_PAIRS
 
 DELIVERY_MODES = ("auto", "process", "thread")
 
@@ -61,10 +60,9 @@ class Concurrency:
         if self.delivery not in DELIVERY_MODES:
             raise ValueError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, not {self.delivery!r}")
 
-    def delivers_in_child(self, pending: int, max_in_flight: int) -> bool:
+    def delivers_in_child(self, pending: int) -> bool:
         if self.delivery == "auto":
-            return (pending >= PROCESS_MIN_PAIRS and max_in_flight >= PROCESS_MIN_IN_FLIGHT
-                    and can_start_processes())  # fmt: skip
+            return pending >= PROCESS_MIN_PAIRS and can_start_processes()
         return self.delivery == "process"
 
     @contextlib.contextmanager
@@ -80,10 +78,11 @@ class Concurrency:
         if self.fewer_collections:
             collect_young()
 
+
 DEFAULT_CONCURRENCY = Concurrency()
 # The other choices `make bench-ablate` measures against the default, one at a time.
 VARIANTS = {
-    "child_process": Concurrency(delivery="process"),  # always, whatever the group and max_in_flight
+    "child_process": Concurrency(delivery="process"),  # always, whatever the group's size
     "thread": Concurrency(delivery="thread"),  # never
     "default_gc": Concurrency(fewer_collections=False),
 }

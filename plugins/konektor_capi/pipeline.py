@@ -164,7 +164,7 @@ class _GroupRunner:
         setup = DeliverySetup(self.engine.url.render_as_string(hide_password=False), self.client.config,
                               sendable, self.run.run_id, self.now,
                               self.concurrency.fewer_collections)  # fmt: skip
-        in_child = self.concurrency.delivers_in_child(group.pending, self.client.config.max_in_flight)
+        in_child = self.concurrency.delivers_in_child(group.pending)
         return DeliverySink(self.engine, self.client, setup, in_child)
 
     def _waba_lookup(self, group: Group) -> pd.DataFrame:

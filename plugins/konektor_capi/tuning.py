@@ -10,12 +10,9 @@ MAX_GROUPS = 16
 # Changes per page: memory holds about one page (its events for every pixel, encoded), and each page
 # pays Great Expectations' fixed cost per validation.
 PAGE_SIZE = 25_000
-# A group delivers from a child process (concurrency.py) only when preparing, not Meta, is what it waits
-# for: from this many unfinished pairs (below, the child's start-up is not repaid) and this many requests
-# in flight (at Meta's fastest round trip, 0.3 s, fewer carry fewer events a second than one task
-# prepares on this kind of machine: docs/performance.md).
+# From this many unfinished pairs a group delivers from a child process (concurrency.py): below it the
+# child's start-up is not repaid.
 PROCESS_MIN_PAIRS = 20_000
-PROCESS_MIN_IN_FLIGHT = 12
 # Prepared work items queued for delivery: about a page's batches.
 QUEUE_DEPTH = 50
 # CSV held between PostgreSQL and the extract's parser: about four pages.

@@ -7,18 +7,16 @@ import gc
 import pytest
 
 from konektor_capi.concurrency import DEFAULT_CONCURRENCY, VARIANTS, Concurrency
-from konektor_capi.tuning import DEFAULT_MAX_IN_FLIGHT, PROCESS_MIN_IN_FLIGHT, PROCESS_MIN_PAIRS
+from konektor_capi.tuning import PROCESS_MIN_PAIRS
 
 pytestmark = pytest.mark.unit
 
 
-def test_auto_delivers_from_a_child_only_where_preparing_is_the_limit_and_the_group_repays_it():
-    assert DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS, PROCESS_MIN_IN_FLIGHT)
-    assert not DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS - 1, PROCESS_MIN_IN_FLIGHT)
-    assert not DEFAULT_CONCURRENCY.delivers_in_child(10 * PROCESS_MIN_PAIRS, PROCESS_MIN_IN_FLIGHT - 1)
-    assert not DEFAULT_CONCURRENCY.delivers_in_child(10 * PROCESS_MIN_PAIRS, DEFAULT_MAX_IN_FLIGHT)
-    assert Concurrency("process").delivers_in_child(1, 1)
-    assert not Concurrency("thread").delivers_in_child(10 * PROCESS_MIN_PAIRS, 100)
+def test_auto_delivers_from_a_child_only_for_groups_that_repay_its_start_up():
+    assert DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS)
+    assert not DEFAULT_CONCURRENCY.delivers_in_child(PROCESS_MIN_PAIRS - 1)
+    assert Concurrency("process").delivers_in_child(1)
+    assert not Concurrency("thread").delivers_in_child(10 * PROCESS_MIN_PAIRS)
 
 
 def test_an_unknown_delivery_mode_is_refused():
