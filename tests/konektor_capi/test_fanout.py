@@ -1,4 +1,4 @@
-"""From changes to (change, pixel) events, and workspaces packed into tasks."""
+"""From changes to (change, pixel) events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from konektor_capi.fanout import events_per_pixel, group_pixels, pixel_pairs
-from konektor_capi.pipeline import pack_workspaces
 
 pytestmark = pytest.mark.unit
 
@@ -64,16 +63,6 @@ def test_an_unknown_pixel_key_is_an_error_not_a_silent_drop():
     events = pd.DataFrame({"status_change_id": [1], "action_source": ["website"], "waba_id": [None]})
     with pytest.raises(LookupError, match="42"):
         events_per_pixel(events, pd.Series(["42"]), pixels())
-
-
-def test_pack_workspaces_keeps_each_whole_and_the_groups_even():
-    pending = {1: 100, 2: 90, 3: 50, 4: 40, 5: 10}
-    groups = pack_workspaces(pending, max_groups=2)
-    assert sorted(w for g in groups for w in g.workspace_ids) == [1, 2, 3, 4, 5]
-    assert sorted(g.pending for g in groups) == [140, 150]
-    assert [g.label for g in pack_workspaces({7: 1}, 16)] == ["workspace 7"]
-    assert len(pack_workspaces({i: 1 for i in range(100)}, 16)) == 16
-    assert pack_workspaces({}, 16) == []
 
 
 def test_a_pair_left_without_a_waba_names_the_unusable_ids_it_met():
