@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from konektor_capi.concurrency import DEFAULT_CONCURRENCY, DELIVERY_MODES, Concurrency
 from konektor_capi.config_error import ConfigError
 from konektor_capi.graph_client import GRAPH_KEYS, GraphApiConfig
 from konektor_capi.mapping import MAPPING_KEYS, EventMapping
@@ -20,7 +21,9 @@ from konektor_capi.mapping import MAPPING_KEYS, EventMapping
 META_CAPI_CONN_TYPES = ("http", "https", "meta_capi")
 # Read by the connection's Test button only; the sync ignores it.
 TEST_BUTTON_KEYS = frozenset({"test_pixel_id"})
-META_CAPI_EXTRA_KEYS = GRAPH_KEYS | frozenset(MAPPING_KEYS) | TEST_BUTTON_KEYS
+# Where a sync task delivers from (concurrency.py): "auto" (default), "thread" or "process".
+CONCURRENCY_KEYS = frozenset({"delivery"})
+META_CAPI_EXTRA_KEYS = GRAPH_KEYS | frozenset(MAPPING_KEYS) | TEST_BUTTON_KEYS | CONCURRENCY_KEYS
 # Older Airflow UIs store a custom form field as extra__<conn_type>__<field>.
 _UI_PREFIX = "extra__meta_capi__"
 POSTGRES_CONN_TYPES = ("postgres", "postgresql")
@@ -31,6 +34,7 @@ class MetaCapiSettings:
     graph: GraphApiConfig
     mapping: EventMapping
     extra: Mapping  # the checked extra, UI prefixes removed (the Test button reads test_pixel_id)
+    concurrency: Concurrency = DEFAULT_CONCURRENCY
 
 
 def meta_capi_settings(
@@ -58,8 +62,19 @@ def meta_capi_settings(
     if url and "://" not in url and schema:
         url = f"{schema}://{url}" + (f":{port}" if port else "")
     return MetaCapiSettings(
-        GraphApiConfig.from_mapping(url, options), EventMapping.from_config(options), options
+        GraphApiConfig.from_mapping(url, options),
+        EventMapping.from_config(options),
+        options,
+        _concurrency(options),
     )
+
+
+def _concurrency(options: Mapping) -> Concurrency:
+    delivery = options.get("delivery", "auto")
+    if delivery not in DELIVERY_MODES:
+        modes = ", ".join(DELIVERY_MODES)
+        raise ConfigError("extra.delivery", f"{str(delivery)[:40]!r} is not one of {modes}")
+    return Concurrency(delivery=delivery)
 
 
 def postgres_url(

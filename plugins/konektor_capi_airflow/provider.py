@@ -71,6 +71,17 @@ def get_provider_info() -> dict:
                         "description": "At most this many requests to Meta at once per sync task; "
                         "Meta's throttling lowers it for a while.",
                     },
+                    "delivery": {
+                        "label": "Deliver from",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "auto",
+                            "enum": ["auto", "thread", "process", None],
+                        },
+                        "description": "auto: a child process for large groups (fastest when Meta "
+                        "answers fast); thread: always the task's process (less CPU and memory with "
+                        "Meta's usual round trip); process: always a child process.",
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login"],

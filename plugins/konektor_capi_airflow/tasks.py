@@ -127,9 +127,8 @@ def sync_group_task(run: dict, group: dict) -> dict:
     client = GraphApiClient(meta.graph)
     try:
         with _konektor_db(db_url) as engine:
-            result = sync_group(
-                engine, client, spec, grp, meta.mapping, on_secret=mask_secret, lease_wait=lease_wait
-            )
+            result = sync_group(engine, client, spec, grp, meta.mapping, on_secret=mask_secret,
+                                lease_wait=lease_wait, concurrency=meta.concurrency)  # fmt: skip
     finally:
         client.close()
     summary = result.to_dict()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from konektor_capi.concurrency import DEFAULT_CONCURRENCY
 from konektor_capi.config_error import ConfigError
 from konektor_capi.connection_settings import meta_capi_settings, postgres_url
 from konektor_capi.graph_client import GraphApiConfig
@@ -152,3 +153,10 @@ def test_postgres_url_reads_a_socket_uri_and_refuses_anything_else() -> None:
         assert "hunter2secret" not in str(caught.value)
     with pytest.raises(ConfigError, match="extra is not valid JSON"):
         postgres_url("postgres", "db", "k", "me", "pw", 5432, "{broken")
+
+
+def test_where_a_task_delivers_from_is_the_connections_choice_auto_by_default() -> None:
+    assert settings({}).concurrency == DEFAULT_CONCURRENCY
+    assert settings({"delivery": "thread"}).concurrency.delivery == "thread"
+    assert settings({"extra__meta_capi__delivery": "process"}).concurrency.delivery == "process"
+    assert "extra.delivery 'fork' is not one of auto, process, thread" in error_of(extra={"delivery": "fork"})
